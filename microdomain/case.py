@@ -1,0 +1,534 @@
+"""Case files: TOML → a validated, unit-normalised, frozen :class:`Case`.
+
+Every problem in a file is reported at once, each with the file, the field path, what is wrong
+and what would be right. Structure and units are checked per section with pydantic; references
+between sections (compartments, surfaces, ions, field names) are checked afterwards, over every
+section that could be read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from . import fluxes as flux_plugins
+from .geometry import builders
+from .parameters import buffer_presets
+from .quantities import (Concentration, Diffusivity, Length, PerCompartment, Rate, SecondOrderRate,
+                         Strict, Time)
+from .registry import UnknownNameError
+
+OUTSIDE = "outside"
+
+
+# ---------------------------------------------------------------------------------- schema --
+
+class CaseInfo(Strict):
+    name: str
+    description: str = ""
+    references: tuple[str, ...] = ()
+
+
+class Species(Strict):
+    """A free ion. `initial` is the free concentration; buffers start in equilibrium with it."""
+
+    ion: str
+    valence: int = 2
+    D: PerCompartment("diffusivity")
+    initial: PerCompartment("concentration")
+    references: tuple[str, ...] = ()
+
+
+class Binding(Strict):
+    ion: str
+    kon: SecondOrderRate = Field(gt=0)
+    koff: Rate = Field(gt=0)
+
+
+class Site(Strict):
+    """`count` identical sites per molecule; each binds one of the listed ions at a time."""
+
+    count: int = Field(1, ge=1)
+    binds: tuple[Binding, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        # { ion = "Ca", kon = ..., koff = ... } is a site binding one ion
+        if isinstance(data, dict) and "ion" in data and "binds" not in data:
+            data = dict(data)
+            binding = {k: data.pop(k) for k in ("ion", "kon", "koff") if k in data}
+            data["binds"] = [binding]
+        return data
+
+
+class Buffer(Strict):
+    """A buffer confined to compartments; `preset` fills D, sites and references from
+    microdomain/parameters/buffers.toml (any of them may still be given to override)."""
+
+    name: str
+    preset: str | None = None
+    compartments: tuple[str, ...] = Field(alias="in")
+    total: Concentration = Field(ge=0)
+    D: Diffusivity = Field(0.0, ge=0)
+    sites: tuple[Site, ...] = Field(min_length=1)
+    initial: Literal["equilibrium", "free"] = "equilibrium"
+    references: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data):
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        presets = buffer_presets()
+        name = data["preset"]
+        if name not in presets:
+            raise ValueError(f"unknown buffer preset {name!r}; {_suggest(str(name), sorted(presets))}")
+        preset = presets[name]
+        merged = {k: preset[k] for k in ("D", "sites", "references")}
+        merged.update(data)
+        return merged
+
+    @field_validator("compartments", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+    def state_names(self) -> list[str]:
+        """Unknown names of the bound states: 'EGTA.Ca', or 'calbindin.s1.Ca' with several sites."""
+        names = []
+        for i, site in enumerate(self.sites):
+            for b in site.binds:
+                names.append(f"{self.name}.{b.ion}" if len(self.sites) == 1
+                             else f"{self.name}.s{i + 1}.{b.ion}")
+        return names
+
+
+class FluxSpec(Strict):
+    model: str
+    surface: str
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    params: dict[str, Any] = {}
+    start: Time | None = None
+    stop: Time | None = None
+    outside: PerCompartment("concentration") = {}
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.model}@{self.surface}"
+
+
+class Boundary(Strict):
+    """A bath on an outer surface: every species is held at a fixed value there (Dirichlet),
+    ions at `concentrations` (default: the initial value in the adjacent compartment), bound
+    buffer states in equilibrium with them."""
+
+    surface: str
+    type: Literal["bath"] = "bath"
+    concentrations: PerCompartment("concentration") = {}
+
+
+class Dt(Strict):
+    initial: Time = Field(1e-3, gt=0)
+    max: Time = Field(1.0, gt=0)
+    min: Time = Field(1e-8, gt=0)
+
+
+class TimeSpec(Strict):
+    end: Time = Field(gt=0)
+    dt: Dt = Dt()
+    rtol: float = Field(1e-3, gt=0)
+    atol: Concentration = Field(1e-3, gt=0)
+    steady_state: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.dt.min <= self.dt.initial <= self.dt.max:
+            raise ValueError("need dt.min ≤ dt.initial ≤ dt.max")
+        return self
+
+
+class SolverSpec(Strict):
+    linear: Literal["auto", "direct", "iterative"] = "auto"
+    newton_tol: float = Field(1e-9, gt=0)
+    max_newton: int = Field(12, ge=1)
+    iterative_tol: float = Field(1e-10, gt=0)
+    max_sweeps: int = Field(40, ge=1)
+    direct_limit: int = Field(400_000, ge=0)
+
+
+class Probe(Strict):
+    name: str
+    at: tuple[Length, ...] = Field(min_length=1, max_length=3)
+    fields: tuple[str, ...] | None = None
+
+
+class OutputSpec(Strict):
+    every: Time | None = Field(None, gt=0)
+    fields: tuple[str, ...] | None = None
+    probes: tuple[Probe, ...] = ()
+
+
+SECTIONS: dict[str, Any] = {
+    "case": CaseInfo,
+    "geometry": None,            # builder-specific
+    "species": list[Species],
+    "buffers": list[Buffer],
+    "fluxes": list[FluxSpec],
+    "boundaries": list[Boundary],
+    "time": TimeSpec,
+    "solver": SolverSpec,
+    "output": OutputSpec,
+}
+REQUIRED = ("case", "geometry", "species", "time")
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    sha256: str
+    info: CaseInfo
+    geometry: Strict
+    species: tuple[Species, ...]
+    buffers: tuple[Buffer, ...]
+    fluxes: tuple[FluxSpec, ...]
+    flux_params: tuple[Strict, ...]   # validated params of each flux, in order
+    boundaries: tuple[Boundary, ...]
+    time: TimeSpec
+    solver: SolverSpec
+    output: OutputSpec
+
+    @property
+    def builder(self):
+        return builders.get(self.geometry.builder)
+
+    def compartments(self) -> list[str]:
+        return self.builder.compartment_names(self.geometry)
+
+    def field_names(self) -> list[str]:
+        return [s.ion for s in self.species] + [n for b in self.buffers for n in b.state_names()]
+
+    def normalised(self) -> dict:
+        """The case as read, in internal units (µm, ms, µM), for the manifest."""
+        dump = lambda m: m.model_dump(mode="json", by_alias=True)  # noqa: E731
+        return {
+            "units": {"length": "um", "time": "ms", "concentration": "uM"},
+            "case": dump(self.info), "geometry": dump(self.geometry),
+            "species": [dump(s) for s in self.species], "buffers": [dump(b) for b in self.buffers],
+            "fluxes": [dict(dump(f), params=dump(p)) for f, p in zip(self.fluxes, self.flux_params)],
+            "boundaries": [dump(b) for b in self.boundaries], "time": dump(self.time),
+            "solver": dump(self.solver), "output": dump(self.output),
+        }
+
+
+# ---------------------------------------------------------------------------------- errors --
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+class CaseError(Exception):
+    """Every problem found in a case file; str() lists them one per line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_fields(model: Any) -> dict[str, Any] | None:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return {(f.alias or k): f.annotation for k, f in model.model_fields.items()}
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside list[...], tuple[..., ...], X | None, Annotated[...]."""
+    for arg in typing.get_args(annotation) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = _unwrap(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _valid_keys_at(model: Any, loc: tuple) -> list[str]:
+    current = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = _model_fields(current)
+        if fields is None or part not in fields:
+            return []
+        ann = fields[part]
+        current = ann if _model_fields(ann) is not None else _unwrap(ann)
+    fields = _model_fields(current)
+    return sorted(fields) if fields else []
+
+
+def _pydantic_problems(file: str, prefix: tuple, model: Any, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        full = prefix + loc
+        if err["type"] == "extra_forbidden":
+            valid = _valid_keys_at(model, loc)
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            msg = f"unknown key {loc[-1]!r}; {hint}valid keys: {', '.join(valid)}"
+        elif err["type"] == "missing":
+            msg = "required but missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        problems.append(Problem(file, _path(full), msg))
+    return problems
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}known: {', '.join(known) if known else '(none)'}"
+
+
+# --------------------------------------------------------------------------------- loading --
+
+def load_case(path: str | Path) -> Case:
+    """Read and check a case file; raise CaseError listing every problem found."""
+    path = Path(path)
+    file = str(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise CaseError([Problem(file, "", f"cannot read the file ({exc.strerror})")]) from None
+    try:
+        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CaseError([Problem(file, "", f"not valid TOML: {exc}")]) from None
+    return case_from_dict(raw, file, hashlib.sha256(raw_bytes).hexdigest())
+
+
+def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -> Case:
+    """Check a case given as the dict a TOML file would read to (tests, sweeps, scripts)."""
+    if sha256 is None:
+        sha256 = hashlib.sha256(repr(raw).encode()).hexdigest()
+    path = Path(file)
+    problems: list[Problem] = []
+    parsed: dict[str, Any] = {}
+    for key in raw:
+        if key not in SECTIONS:
+            problems.append(Problem(file, key, f"unknown section; {_suggest(key, list(SECTIONS))}"))
+    for key in REQUIRED:
+        if key not in raw:
+            problems.append(Problem(file, key, "required section is missing"))
+
+    for key, model in SECTIONS.items():
+        if key not in raw or key == "geometry":
+            continue
+        if key in ("species", "buffers", "fluxes", "boundaries"):
+            items = raw[key]
+            if not isinstance(items, list):
+                problems.append(Problem(file, key, f"must be an array of tables ([[{key}]])"))
+                continue
+            item_model = typing.get_args(model)[0]
+            good = []
+            for i, item in enumerate(items):
+                try:
+                    good.append(item_model.model_validate(item))
+                except ValidationError as exc:
+                    problems += _pydantic_problems(file, (key, i), item_model, exc)
+                    good.append(None)
+            parsed[key] = good
+        else:
+            try:
+                parsed[key] = TypeAdapter(model).validate_python(raw[key])
+            except ValidationError as exc:
+                problems += _pydantic_problems(file, (key,), model, exc)
+
+    if "geometry" in raw:
+        geo = raw["geometry"]
+        name = geo.get("builder") if isinstance(geo, dict) else None
+        if name is None:
+            problems.append(Problem(file, "geometry.builder", f"required; builders: {', '.join(builders.names())}"))
+        else:
+            try:
+                builder = builders.get(name)
+                parsed["geometry"] = builder.Params.model_validate(geo)
+            except UnknownNameError as exc:
+                problems.append(Problem(file, "geometry.builder", str(exc)))
+            except ValidationError as exc:
+                problems += _pydantic_problems(file, ("geometry",), builder.Params, exc)
+
+    flux_params = _check_flux_models(file, parsed.get("fluxes", []), raw.get("fluxes", []), problems)
+    problems += _cross_references(file, parsed)
+    if problems:
+        raise CaseError(problems)
+    return Case(
+        path=path, sha256=sha256, info=parsed["case"],
+        geometry=parsed["geometry"], species=tuple(parsed["species"]),
+        buffers=tuple(parsed.get("buffers", [])), fluxes=tuple(parsed.get("fluxes", [])),
+        flux_params=tuple(flux_params), boundaries=tuple(parsed.get("boundaries", [])),
+        time=parsed["time"], solver=parsed.get("solver", SolverSpec()),
+        output=parsed.get("output", OutputSpec()),
+    )
+
+
+def _check_flux_models(file, specs, raw_items, problems) -> list:
+    out = []
+    for i, spec in enumerate(specs):
+        if spec is None:
+            out.append(None)
+            continue
+        try:
+            model = flux_plugins.registry.get(spec.model)
+        except UnknownNameError as exc:
+            problems.append(Problem(file, f"fluxes[{i}].model", str(exc)))
+            out.append(None)
+            continue
+        try:
+            out.append(model.Params.model_validate(spec.params))
+        except ValidationError as exc:
+            problems += _pydantic_problems(file, ("fluxes", i, "params"), model.Params, exc)
+            out.append(None)
+    return out
+
+
+def _cross_references(file: str, parsed: dict) -> list[Problem]:
+    P = lambda path, msg: Problem(file, path, msg)  # noqa: E731
+    problems: list[Problem] = []
+    geometry = parsed.get("geometry")
+    comps = builders.get(geometry.builder).compartment_names(geometry) if geometry else None
+    surfs = builders.get(geometry.builder).surface_names(geometry) if geometry else None
+    species = [s for s in parsed.get("species", []) if s is not None]
+    ions = [s.ion for s in species]
+
+    def check_table(path, table, what, allow_negative=False):
+        if comps is not None:
+            for key in table:
+                if key != "*" and key not in comps:
+                    problems.append(P(f"{path}.{key}", f"no compartment {key!r} in the geometry; "
+                                      f"{_suggest(key, comps)}"))
+            missing = [c for c in comps if c not in table and "*" not in table]
+            if missing:
+                problems.append(P(path, f"no {what} for compartment(s) {', '.join(missing)}; give one "
+                                  "value for all or a table covering every compartment"))
+        for key, v in table.items():
+            if v < 0 and not allow_negative:
+                problems.append(P(path if key == "*" else f"{path}.{key}",
+                                  f"{what} must not be negative (got {v:g} in internal units)"))
+
+    for i, s in enumerate(parsed.get("species", [])):
+        if s is None:
+            continue
+        if ions.count(s.ion) > 1:
+            problems.append(P(f"species[{i}].ion", f"ion {s.ion!r} is listed twice"))
+        if s.valence == 0:
+            problems.append(P(f"species[{i}].valence", "an ion needs a nonzero valence"))
+        check_table(f"species[{i}].D", s.D, "diffusivity")
+        check_table(f"species[{i}].initial", s.initial, "initial concentration")
+
+    names = list(ions)
+    for i, b in enumerate(parsed.get("buffers", [])):
+        if b is None:
+            continue
+        if b.name in names or any(n.startswith(b.name + ".") for n in names):
+            problems.append(P(f"buffers[{i}].name", f"name {b.name!r} is already used"))
+        names.append(b.name)
+        for c in b.compartments:
+            if comps is not None and c not in comps:
+                problems.append(P(f"buffers[{i}].in", f"no compartment {c!r} in the geometry; "
+                                  f"{_suggest(c, comps)}"))
+        for j, site in enumerate(b.sites):
+            seen = [x.ion for x in site.binds]
+            for k, binding in enumerate(site.binds):
+                if binding.ion not in ions:
+                    problems.append(P(f"buffers[{i}].sites[{j}].binds[{k}].ion",
+                                      f"no species {binding.ion!r}; {_suggest(binding.ion, ions)}"))
+                if seen.count(binding.ion) > 1:
+                    problems.append(P(f"buffers[{i}].sites[{j}]", f"binds {binding.ion!r} twice"))
+
+    for i, f in enumerate(parsed.get("fluxes", [])):
+        if f is None:
+            continue
+        if surfs is not None and f.surface not in surfs:
+            problems.append(P(f"fluxes[{i}].surface", f"no surface {f.surface!r} in the geometry; "
+                              f"{_suggest(f.surface, surfs)}"))
+        for key, side in (("from", f.source), ("to", f.target)):
+            if comps is not None and side != OUTSIDE and side not in comps:
+                problems.append(P(f"fluxes[{i}].{key}", f"no compartment {side!r}; "
+                                  f"{_suggest(side, comps + [OUTSIDE])}"))
+        if f.source == f.target:
+            problems.append(P(f"fluxes[{i}]", "'from' and 'to' are the same compartment"))
+        if f.start is not None and f.stop is not None and f.stop <= f.start:
+            problems.append(P(f"fluxes[{i}].stop", "must come after 'start'"))
+        for ion, v in f.outside.items():
+            if ion not in ions:
+                problems.append(P(f"fluxes[{i}].outside.{ion}", f"no species {ion!r}; {_suggest(ion, ions)}"))
+            elif v < 0:
+                problems.append(P(f"fluxes[{i}].outside.{ion}", "concentration must not be negative"))
+        params = f.params
+        ion_keys = [params.get("ion")] if isinstance(params.get("ion"), str) else []
+        for k in ion_keys:
+            if k not in ions:
+                problems.append(P(f"fluxes[{i}].params.ion", f"no species {k!r}; {_suggest(k, ions)}"))
+
+    for i, b in enumerate(parsed.get("boundaries", [])):
+        if b is None:
+            continue
+        if surfs is not None and b.surface not in surfs:
+            problems.append(P(f"boundaries[{i}].surface", f"no surface {b.surface!r}; {_suggest(b.surface, surfs)}"))
+        for ion, v in b.concentrations.items():
+            if ion not in ions:
+                problems.append(P(f"boundaries[{i}].concentrations.{ion}", f"no species {ion!r}; {_suggest(ion, ions)}"))
+            elif v < 0:
+                problems.append(P(f"boundaries[{i}].concentrations.{ion}", "concentration must not be negative"))
+
+    output = parsed.get("output")
+    buffers = [b for b in parsed.get("buffers", []) if b is not None]
+    fields = ions + [n for b in buffers for n in b.state_names()]
+    dim = _geometry_dim(geometry)
+    if output is not None:
+        for k, name in enumerate(output.fields or ()):
+            if name not in fields:
+                problems.append(P(f"output.fields[{k}]", f"no field {name!r}; {_suggest(name, fields)}"))
+        probe_names = [p.name for p in output.probes]
+        for k, probe in enumerate(output.probes):
+            if probe_names.count(probe.name) > 1:
+                problems.append(P(f"output.probes[{k}].name", f"probe name {probe.name!r} is used twice"))
+            if dim is not None and len(probe.at) != dim:
+                problems.append(P(f"output.probes[{k}].at", f"needs {dim} coordinates for this "
+                                  f"{dim}D geometry, got {len(probe.at)}"))
+            for name in probe.fields or ():
+                if name not in fields:
+                    problems.append(P(f"output.probes[{k}].fields", f"no field {name!r}; {_suggest(name, fields)}"))
+    return problems
+
+
+def _geometry_dim(geometry) -> int | None:
+    if geometry is None:
+        return None
+    if geometry.builder == "axisymmetric":
+        return 2
+    size = getattr(geometry, "size", None)
+    return len(size) if size is not None else None

@@ -1,0 +1,130 @@
+"""Command line: microdomain validate | run | info.
+
+FiPy reads its solver-suite flags (--petsc, --scipy, --trilinos, --pyamgx) from sys.argv, so no
+option here may take those names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .case import CaseError, Problem, load_case
+
+EXIT_CASE_ERROR = 2
+EXIT_RUN_FAILED = 1
+
+
+def _check_model(case):
+    """Build the mesh and the discrete system, turning mismatches into case problems."""
+    from .assembly import ModelError, build_system
+    from .mesh import GeometryError, build_domain
+
+    file = str(case.path)
+    try:
+        domain = build_domain(case.builder.build(case.geometry))
+    except (GeometryError, ValueError) as exc:
+        raise CaseError([Problem(file, "geometry", str(exc))]) from None
+    try:
+        return build_system(case, domain)
+    except ModelError as exc:
+        raise CaseError([Problem(file, exc.path, str(exc))]) from None
+
+
+def cmd_validate(args) -> int:
+    status = 0
+    for path in args.cases:
+        try:
+            case = load_case(path)
+            system = _check_model(case)
+        except CaseError as exc:
+            print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
+            for p in exc.problems:
+                print(f"  {p}", file=sys.stderr)
+            status = EXIT_CASE_ERROR
+            continue
+        unknowns = ", ".join(u.name for u in system.chemistry.unknowns)
+        print(f"{path}: OK — {system.domain.n_cells} cells, unknowns {unknowns}")
+    return status
+
+
+def _default_out(case) -> Path:
+    base = Path("runs") / case.info.name
+    out, n = base, 2
+    while out.exists() and any(out.iterdir()):
+        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return out
+
+
+def cmd_run(args) -> int:
+    from .run import run
+    from .stepper import SimulationError
+
+    try:
+        case = load_case(args.case)
+        _check_model(case)
+    except CaseError as exc:
+        print(f"{len(exc.problems)} problem(s) in {args.case}:", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    out = Path(args.out) if args.out else _default_out(case)
+    if args.out and out.exists() and any(out.iterdir()) and not args.overwrite:
+        print(f"{out} exists and is not empty; choose another --out or pass --overwrite",
+              file=sys.stderr)
+        return EXIT_CASE_ERROR
+    try:
+        status, out = run(case, out, quiet=args.quiet)
+    except SimulationError as exc:
+        print(f"run stopped: {exc}\nEverything written until then is in {out}/", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; frames written so far are in {out}/", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(f"{status}: {out}/ (fields.pvd, probes.csv, metrics.json, manifest.json, log.txt)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .fluxes import registry as fluxes
+    from .geometry import builders
+    from .parameters import buffer_presets
+
+    def first_line(obj):
+        return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+
+    print("geometry builders:")
+    for name in builders.names():
+        print(f"  {name:<18} {first_line(builders.get(name))}")
+    print("flux models:")
+    for name in fluxes.names():
+        print(f"  {name:<18} {first_line(fluxes.get(name))}")
+    print("buffer presets:")
+    for name, p in buffer_presets().items():
+        refs = ", ".join(p["references"])
+        print(f"  {name:<18} {p['description']} [{refs}]{'' if p['checked'] else ' (values to be checked)'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check case files and report every problem")
+    p.add_argument("cases", nargs="+")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("run", help="run a case into a run directory")
+    p.add_argument("case")
+    p.add_argument("--out", help="run directory (default: runs/<case name>, numbered if taken)")
+    p.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("info", help="list geometry builders, flux models and buffer presets")
+    p.set_defaults(func=cmd_info)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

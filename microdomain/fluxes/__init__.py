@@ -1,0 +1,15 @@
+"""Membrane flux models, looked up by name from case files.
+
+Built-ins register with ``@registry.register("name")``; other packages declare an entry point in
+the group ``microdomain.fluxes`` pointing at a :class:`FluxModel` subclass.
+"""
+
+from ..registry import Registry
+
+registry: Registry = Registry("flux model", "microdomain.fluxes")
+register = registry.register
+
+from .base import FluxContext, FluxModel  # noqa: E402
+from . import generic  # noqa: E402,F401  (registers the generic models)
+
+__all__ = ["FluxContext", "FluxModel", "register", "registry"]

@@ -1,0 +1,135 @@
+"""Generic membrane fluxes: channel clusters, passive permeability, Hill pumps, constant fluxes."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ..quantities import Concentration, Current, FluxDensity, MolarFlow, PerCompartment, Permeability, Strict
+from ..units import current_to_molar_flow
+from . import register
+from .base import FluxModel
+
+PerIonCurrent = PerCompartment("current")       # {"*": value} or {ion: value}; '*' → the model's `ion`
+PerIonPermeability = PerCompartment("permeability")
+
+
+def _per_ion(table: dict[str, float], ion: str) -> dict[str, float]:
+    return {(ion if k == "*" else k): v for k, v in table.items()}
+
+
+class ChannelClusterParams(Strict):
+    channels: int = Field(1, ge=0)
+    unitary_current: PerIonCurrent
+    ion: str = "Ca"
+
+
+@register("channel_cluster")
+class ChannelCluster(FluxModel):
+    """N open channels, each passing a unitary current (pA) of one or more ions, spread evenly
+    over the patch: J = N·i/(zF) / A_patch. Independent of concentrations (a clamped current);
+    the total molar flow is exact whatever the mesh resolves of the patch."""
+
+    Params = ChannelClusterParams
+    references = ("Neher1986",)
+
+    @property
+    def ions(self):
+        return tuple(_per_ion(self.params.unitary_current, self.params.ion))
+
+    def flux(self, src, tgt, t):
+        p = self.params
+        out = {}
+        for ion, current in _per_ion(p.unitary_current, p.ion).items():
+            flow = p.channels * current_to_molar_flow(current, self.context.valence[ion])
+            out[ion] = np.full(self.context.areas.size, flow / self.context.total_area)
+        return out
+
+
+class PermeabilityParams(Strict):
+    permeability: PerIonPermeability
+    ion: str = "Ca"
+
+
+@register("permeability")
+class PassivePermeability(FluxModel):
+    """Passive leak J = P·(c_from − c_to) per ion (µm/ms)."""
+
+    Params = PermeabilityParams
+    references = ()
+
+    @property
+    def ions(self):
+        return tuple(_per_ion(self.params.permeability, self.params.ion))
+
+    def flux(self, src, tgt, t):
+        return {ion: P * (src[ion] - tgt[ion])
+                for ion, P in _per_ion(self.params.permeability, self.params.ion).items()}
+
+    def dflux(self, src, tgt, t):
+        out = {}
+        for ion, P in _per_ion(self.params.permeability, self.params.ion).items():
+            out[(ion, "src")] = np.full(src[ion].shape, P)
+            out[(ion, "tgt")] = np.full(src[ion].shape, -P)
+        return out
+
+
+class HillPumpParams(Strict):
+    vmax: FluxDensity = Field(ge=0)
+    K: Concentration = Field(gt=0)
+    n: float = Field(1.0, gt=0)
+    ion: str = "Ca"
+
+
+@register("hill_pump")
+class HillPump(FluxModel):
+    """Saturable transport driven by the source side: J = Vmax·cⁿ/(Kⁿ + cⁿ), c = [ion]_from."""
+
+    Params = HillPumpParams
+    references = ("Hill1910",)
+
+    @property
+    def ions(self):
+        return (self.params.ion,)
+
+    def flux(self, src, tgt, t):
+        p = self.params
+        c = np.maximum(src[p.ion], 0.0)
+        cn = c**p.n
+        return {p.ion: p.vmax * cn / (p.K**p.n + cn)}
+
+    def dflux(self, src, tgt, t):
+        p = self.params
+        c = np.maximum(src[p.ion], 0.0)
+        Kn = p.K**p.n
+        d = p.vmax * p.n * Kn * c ** (p.n - 1) / (Kn + c**p.n) ** 2
+        return {(p.ion, "src"): d}
+
+
+class ConstantFluxParams(Strict):
+    density: FluxDensity | None = None
+    total: MolarFlow | None = None
+    ion: str = "Ca"
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.density is None) == (self.total is None):
+            raise ValueError("give exactly one of 'density' (per area) or 'total' (over the surface)")
+        return self
+
+
+@register("constant_flux")
+class ConstantFlux(FluxModel):
+    """A fixed flux density, or a fixed total molar flow spread evenly over the surface."""
+
+    Params = ConstantFluxParams
+    references = ()
+
+    @property
+    def ions(self):
+        return (self.params.ion,)
+
+    def flux(self, src, tgt, t):
+        p = self.params
+        density = p.density if p.density is not None else p.total / self.context.total_area
+        return {p.ion: np.full(self.context.areas.size, density)}

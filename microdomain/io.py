@@ -1,0 +1,102 @@
+"""Files of the run directory, each written atomically (temporary file, then rename), so an
+interrupted run leaves only complete files behind."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import meshio
+import numpy as np
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[float]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([f"{x:.10g}" for x in row])
+    atomic_write_text(path, buf.getvalue())
+
+
+def structured_cells(nodes: tuple[np.ndarray, ...], cylindrical: bool):
+    """Points and VTK cells of a tensor-product grid, in FiPy's cell order (first axis fastest).
+
+    Cylindrical (r, z) grids are written in the plane x = r, y = z.
+    """
+    shape = [n.size for n in nodes]
+    grids = np.meshgrid(*nodes, indexing="ij")
+    points = np.zeros((int(np.prod(shape)), 3))
+    for i, g in enumerate(grids):
+        points[:, i] = g.ravel(order="F")       # first axis fastest, like FiPy
+    node_id = np.arange(points.shape[0]).reshape(shape, order="F")
+    if len(nodes) == 1:
+        return points, [("line", np.stack([node_id[:-1], node_id[1:]], axis=1))]
+    if len(nodes) == 2:
+        n = node_id
+        quads = np.stack([n[:-1, :-1], n[1:, :-1], n[1:, 1:], n[:-1, 1:]], axis=-1)
+        return points, [("quad", quads.reshape(-1, 4, order="F"))]
+    n = node_id
+    hexes = np.stack([n[:-1, :-1, :-1], n[1:, :-1, :-1], n[1:, 1:, :-1], n[:-1, 1:, :-1],
+                      n[:-1, :-1, 1:], n[1:, :-1, 1:], n[1:, 1:, 1:], n[:-1, 1:, 1:]], axis=-1)
+    return points, [("hexahedron", hexes.reshape(-1, 8, order="F"))]
+
+
+class VTKSeries:
+    """fields.pvd + fields/frame_NNNNN.vtu, the PVD rewritten after every frame."""
+
+    def __init__(self, out_dir: Path, points: np.ndarray, cells):
+        self.dir = Path(out_dir)
+        (self.dir / "fields").mkdir(parents=True, exist_ok=True)
+        self.points, self.cells = points, cells
+        self.entries: list[tuple[float, str]] = []
+
+    def write(self, t: float, arrays: dict[str, np.ndarray]) -> Path:
+        name = f"fields/frame_{len(self.entries):05d}.vtu"
+        mesh = meshio.Mesh(self.points, self.cells,
+                           cell_data={k: [np.ascontiguousarray(v)] for k, v in arrays.items()})
+        target = self.dir / name
+        tmp = target.with_name(f".{target.name}.tmp")
+        meshio.write(tmp, mesh, file_format="vtu", binary=True, compression="zlib")
+        os.replace(tmp, target)
+        self.entries.append((t, name))
+        datasets = "\n".join(f'    <DataSet timestep="{t!r}" part="0" file={quoteattr(f)}/>'
+                             for t, f in self.entries)
+        atomic_write_text(self.dir / "fields.pvd",
+                          '<?xml version="1.0"?>\n<VTKFile type="Collection" version="0.1">\n'
+                          f"  <Collection>\n{datasets}\n  </Collection>\n</VTKFile>\n")
+        return target

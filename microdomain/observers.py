@@ -1,0 +1,217 @@
+"""Observers of the time loop: VTK frames, probes, metrics with mass balance, log, progress."""
+
+from __future__ import annotations
+
+import sys
+import time as wallclock
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from .assembly import System
+from .io import VTKSeries, atomic_write_json, structured_cells, write_csv
+from .mesh import Domain
+from .stepper import StepInfo
+from .units import AMOUNT_TO_AMOL
+
+
+def probe_weights(domain: Domain, point: tuple[float, ...]) -> sp.csr_matrix:
+    """Row of multilinear interpolation weights over cell centres (clamped at the walls, where
+    no-flux makes the profile flat to second order), restricted to the compartment that holds
+    the point so no value is read across a membrane."""
+    centres = domain.structured_cell_index()
+    shape = [c.size for c in centres]
+    idx_w = []
+    for c, x in zip(centres, point):
+        x = min(max(x, c[0]), c[-1])
+        i = int(np.clip(np.searchsorted(c, x) - 1, 0, max(c.size - 2, 0)))
+        if c.size == 1:
+            idx_w.append([(0, 1.0)])
+            continue
+        w = (x - c[i]) / (c[i + 1] - c[i])
+        idx_w.append([(i, 1.0 - w), (i + 1, w)])
+    cells, weights = [], []
+    for combo in np.ndindex(*[len(a) for a in idx_w]):
+        ids = [idx_w[a][k][0] for a, k in enumerate(combo)]
+        w = np.prod([idx_w[a][k][1] for a, k in enumerate(combo)])
+        cells.append(int(np.ravel_multi_index(ids, shape, order="F")))
+        weights.append(w)
+    cells, weights = np.array(cells), np.array(weights)
+    holder = _containing_cell(domain, point)
+    same = domain.compartment_id[cells] == domain.compartment_id[holder]
+    weights = np.where(same, weights, 0.0)
+    if weights.sum() <= 0:
+        cells, weights = np.array([holder]), np.array([1.0])
+    return sp.csr_matrix((weights / weights.sum(), (np.zeros(cells.size, int), cells)),
+                         shape=(1, domain.n_cells))
+
+
+def _containing_cell(domain: Domain, point) -> int:
+    ids = []
+    for nodes, x in zip(domain.nodes, point):
+        ids.append(int(np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, nodes.size - 2)))
+    return int(np.ravel_multi_index(ids, [n.size - 1 for n in domain.nodes], order="F"))
+
+
+class FrameWriter:
+    def __init__(self, out_dir: Path, fields: list[str] | None):
+        self.out_dir, self.fields = out_dir, fields
+
+    def start(self, system: System, U, t):
+        d = system.domain
+        self.names = [u.name for u in system.chemistry.unknowns]
+        self.keep = [self.names.index(f) for f in self.fields] if self.fields else range(len(self.names))
+        self.series = VTKSeries(self.out_dir, *structured_cells(d.nodes, d.cylindrical))
+        self.compartment = d.compartment_id.astype(np.int32)
+        self.frame(U, t)
+
+    def step(self, U, info):
+        pass
+
+    def frame(self, U, t):
+        arrays = {self.names[k]: U[k] for k in self.keep}
+        arrays["compartment"] = self.compartment
+        self.series.write(t, arrays)
+
+    def finish(self, U, t, status):
+        pass
+
+
+class ProbeRecorder:
+    """Every accepted step: one row of probe values; probes.csv rewritten at each frame."""
+
+    def __init__(self, path: Path, probes):
+        self.path, self.probes = path, probes
+
+    def start(self, system: System, U, t):
+        names = [u.name for u in system.chemistry.unknowns]
+        rows, self.columns, self.fields = [], ["time_ms"], []
+        for p in self.probes:
+            w = probe_weights(system.domain, p.at)
+            for f in p.fields or [n for n in names if not system.chemistry.unknowns[names.index(n)].bound]:
+                rows.append(w)
+                self.fields.append(names.index(f))
+                self.columns.append(f"{p.name}:{f}_uM")
+        self.W = sp.vstack(rows).tocsr() if rows else None
+        self.rows: list[list[float]] = []
+        self.step(U, StepInfo(t, 0.0, 0, {}, np.zeros(0), {}))
+
+    def values(self, U) -> np.ndarray:
+        return np.array([self.W[i] @ U[f] for i, f in enumerate(self.fields)]).ravel()
+
+    def step(self, U, info):
+        if self.W is not None:
+            self.rows.append([info.t, *self.values(U)])
+
+    def frame(self, U, t):
+        if self.W is not None:
+            write_csv(self.path, self.columns, self.rows)
+
+    def finish(self, U, t, status):
+        self.frame(U, t)
+
+
+class Metrics:
+    """Peaks and means per compartment and surface, flux totals, and the mass balance per ion."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def start(self, system: System, U, t):
+        self.sys = system
+        d = system.domain
+        chem = system.chemistry
+        self.ion_rows = {u.name: k for k, u in enumerate(chem.unknowns) if not u.bound}
+        self.carriers = {ion: chem.carriers(ion) for ion in self.ion_rows}
+        self.masks = {c: d.compartment_mask(c) for c in d.compartment_names}
+        self.surface_cells = {n: np.unique(np.concatenate([fs.cells_a, fs.cells_b[fs.cells_b >= 0]]))
+                              for n, fs in d.surfaces.items()}
+        self.peaks = {("compartment", c, ion): (-np.inf, 0.0) for c in self.masks for ion in self.ion_rows}
+        self.peaks.update({("surface", s, ion): (-np.inf, 0.0) for s in self.surface_cells
+                           for ion in self.ion_rows})
+        self.initial_amount = {ion: self.amount(U, ion) for ion in self.ion_rows}
+        self.bath_inflow = {ion: 0.0 for ion in self.ion_rows}
+        self.outside_inflow = {ion: 0.0 for ion in self.ion_rows}
+        self.flux_totals: dict[str, dict[str, float]] = {b.name: {} for b in system.bindings}
+        self.t = t
+        self._update_peaks(U, t)
+
+    def amount(self, U, ion) -> float:
+        """Total ion, free and bound, in µM·µm³ (physical volume)."""
+        d = self.sys.domain
+        return float(np.sum(d.volumes * U[self.carriers[ion]].sum(axis=0)) * d.angle)
+
+    def _update_peaks(self, U, t):
+        for (kind, where, ion), (best, _) in self.peaks.items():
+            cells = self.masks[where] if kind == "compartment" else self.surface_cells[where]
+            value = float(U[self.ion_rows[ion], cells].max())
+            if value > best:
+                self.peaks[(kind, where, ion)] = (value, t)
+
+    def step(self, U, info: StepInfo):
+        self.t = info.t
+        self._update_peaks(U, info.t)
+        for ion in self.ion_rows:
+            self.bath_inflow[ion] += float(info.boundary_inflow[self.carriers[ion]].sum())
+            self.outside_inflow[ion] += info.outside_inflow.get(ion, 0.0)
+        for name, per_ion in info.flux_amounts.items():
+            for ion, amount in per_ion.items():
+                self.flux_totals[name][ion] = self.flux_totals[name].get(ion, 0.0) + amount
+
+    def report(self, U, t) -> dict:
+        d = self.sys.domain
+        comps = {}
+        for c, mask in self.masks.items():
+            comps[c] = {ion: {"peak_uM": self.peaks[("compartment", c, ion)][0],
+                              "peak_time_ms": self.peaks[("compartment", c, ion)][1],
+                              "mean_uM": float(np.average(U[k, mask], weights=d.volumes[mask]))}
+                        for ion, k in self.ion_rows.items()}
+        surfs = {s: {ion: {"peak_uM": self.peaks[("surface", s, ion)][0],
+                           "peak_time_ms": self.peaks[("surface", s, ion)][1]}
+                     for ion in self.ion_rows} for s in self.surface_cells}
+        balance = {}
+        for ion in self.ion_rows:
+            now, start = self.amount(U, ion), self.initial_amount[ion]
+            inflow = self.bath_inflow[ion] + self.outside_inflow[ion]
+            error = now - start - inflow
+            scale = max(abs(start), abs(now), abs(inflow), 1e-300)
+            balance[ion] = {"initial_amol": start * AMOUNT_TO_AMOL, "final_amol": now * AMOUNT_TO_AMOL,
+                            "bath_inflow_amol": self.bath_inflow[ion] * AMOUNT_TO_AMOL,
+                            "outside_inflow_amol": self.outside_inflow[ion] * AMOUNT_TO_AMOL,
+                            "error_amol": error * AMOUNT_TO_AMOL, "relative_error": error / scale}
+        fluxes = {name: {ion: {"amount_amol": a * AMOUNT_TO_AMOL} for ion, a in per_ion.items()}
+                  for name, per_ion in self.flux_totals.items()}
+        return {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
+                "mass_balance": balance}
+
+    def frame(self, U, t):
+        atomic_write_json(self.path, self.report(U, t))
+
+    def finish(self, U, t, status):
+        self.frame(U, t)
+
+
+class Progress:
+    """A one-line progress bar on stderr; on a non-terminal, a line every 10 %."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_decile = -1
+        self.t0 = wallclock.perf_counter()
+
+    def __call__(self, t, t_end, dt):
+        frac = min(t / t_end, 1.0)
+        text = (f"{int(40 * frac) * '#':<40} {100 * frac:5.1f}%  t = {t:.4g} ms  dt = {dt:.3g} ms  "
+                f"{wallclock.perf_counter() - self.t0:.1f} s")
+        if self.tty:
+            self.stream.write("\r" + text)
+            self.stream.flush()
+        elif int(10 * frac) > self.last_decile:
+            self.last_decile = int(10 * frac)
+            self.stream.write(text + "\n")
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")

@@ -13,6 +13,7 @@ import fipy as fp
 import numpy as np
 
 from .geometry.structured import StructuredGeometry, SurfaceSpec
+from .io import structured_cells
 
 
 class GeometryError(ValueError):
@@ -45,6 +46,8 @@ class Domain:
     cell_centers: np.ndarray           # (dim, n_cells)
     axes: tuple[str, ...]
     cylindrical: bool
+    vtk_points: np.ndarray | None = None          # (n_points, 3) for VTU output
+    vtk_cells: list | None = None                 # meshio cell blocks, in FiPy's cell order
     nodes: tuple[np.ndarray, ...] | None = None   # structured grids: node coordinates per axis
     stats: dict = field(default_factory=dict)
 
@@ -163,8 +166,11 @@ def build_domain(geo: StructuredGeometry) -> Domain:
         if faces.size == 0:
             raise GeometryError(f"surface {spec.name!r} selects no face; check wall/between/radius")
         surfaces[spec.name] = FaceSet(spec.name, faces, fcells[0, faces], fcells[1, faces])
+    points, cells = structured_cells(geo.nodes, geo.cylindrical)
     return Domain(
         mesh=mesh,
+        vtk_points=points,
+        vtk_cells=cells,
         compartment_names=names,
         compartment_id=comp_id,
         surfaces=surfaces,
@@ -175,7 +181,8 @@ def build_domain(geo: StructuredGeometry) -> Domain:
         axes=geo.axes,
         cylindrical=geo.cylindrical,
         nodes=geo.nodes,
-        stats={"cells": int(mesh.numberOfCells), "faces": int(mesh.numberOfFaces),
+        stats={"kind": "structured", "axes": list(geo.axes), "cylindrical": geo.cylindrical,
+               "cells": int(mesh.numberOfCells), "faces": int(mesh.numberOfFaces),
                "min_spacing_um": float(smallest),
                "max_spacing_um": float(max(np.diff(n).max() for n in geo.nodes))},
     )

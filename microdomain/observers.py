@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .assembly import System
-from .io import VTKSeries, atomic_write_json, structured_cells, write_csv
+from .io import VTKSeries, atomic_write_json, write_csv
 from .mesh import Domain
 from .stepper import StepInfo
 from .units import AMOUNT_TO_AMOL
@@ -19,7 +19,11 @@ from .units import AMOUNT_TO_AMOL
 def probe_weights(domain: Domain, point: tuple[float, ...]) -> sp.csr_matrix:
     """Row of multilinear interpolation weights over cell centres (clamped at the walls, where
     no-flux makes the profile flat to second order), restricted to the compartment that holds
-    the point so no value is read across a membrane."""
+    the point so no value is read across a membrane. Unstructured meshes: the nearest cell."""
+    if domain.nodes is None:
+        d2 = np.sum((domain.cell_centers - np.asarray(point, float)[:, None]) ** 2, axis=0)
+        cell = int(np.argmin(d2))
+        return sp.csr_matrix(([1.0], ([0], [cell])), shape=(1, domain.n_cells))
     centres = domain.structured_cell_index()
     shape = [c.size for c in centres]
     idx_w = []
@@ -62,7 +66,7 @@ class FrameWriter:
         d = system.domain
         self.names = [u.name for u in system.chemistry.unknowns]
         self.keep = [self.names.index(f) for f in self.fields] if self.fields else range(len(self.names))
-        self.series = VTKSeries(self.out_dir, *structured_cells(d.nodes, d.cylindrical))
+        self.series = VTKSeries(self.out_dir, d.vtk_points, d.vtk_cells)
         self.compartment = d.compartment_id.astype(np.int32)
         self.frame(U, t)
 

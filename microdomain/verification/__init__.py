@@ -1,0 +1,1 @@
+"""Exact, approximate and manufactured solutions to check the solver against."""

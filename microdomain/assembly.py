@@ -30,11 +30,11 @@ from .quantities import value_in
 
 
 class ModelError(ValueError):
-    """A case that reads fine but does not fit its mesh; `path` names the case field."""
+    """A case that reads fine but does not fit its mesh: (case field path, message) pairs."""
 
-    def __init__(self, path: str, message: str):
-        self.path = path
-        super().__init__(message)
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
 
 
 @dataclass(frozen=True)
@@ -193,12 +193,13 @@ def _initial_state(case: Case, domain: Domain, chem: Chemistry) -> np.ndarray:
 
 def _bath_values(case: Case, domain: Domain, chem: Chemistry) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(surface, faces, values per unknown per face) for every bath boundary."""
-    out = []
+    out, problems = [], []
     for i, bnd in enumerate(case.boundaries):
         fs = domain.surfaces[bnd.surface]
         if not fs.exterior:
-            raise ModelError(f"boundaries[{i}].surface",
-                             f"surface {bnd.surface!r} is a membrane inside the mesh; a bath needs outer faces")
+            problems.append((f"boundaries[{i}].surface", f"surface {bnd.surface!r} is a membrane "
+                             "inside the mesh; a bath needs outer faces"))
+            continue
         cells = fs.cells_a
         free = {}
         for k, s in enumerate(case.species):
@@ -212,6 +213,8 @@ def _bath_values(case: Case, domain: Domain, chem: Chemistry) -> list[tuple[str,
         for k, v in local.equilibrium_bound(free).items():
             values[k] = v
         out.append((bnd.surface, fs.faces, values))
+    if problems:
+        raise ModelError(problems)
     return out
 
 
@@ -235,7 +238,7 @@ def _transport(domain: Domain, D_cells: np.ndarray, baths) -> tuple[sp.csr_matri
 
 
 def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
-    out = []
+    out, problems = [], []
     valence = {s.ion: s.valence for s in case.species}
     names = domain.compartment_names
     for i, (spec, params) in enumerate(zip(case.fluxes, case.flux_params)):
@@ -248,28 +251,42 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
         bad = [p for p in pairs if set(p) != want]
         if bad:
             found = "; ".join(f"{a} | {b}" for a, b in pairs)
-            raise ModelError(f"fluxes[{i}]", f"flux {spec.name!r} goes from {spec.source!r} to "
-                             f"{spec.target!r}, but surface {spec.surface!r} lies between {found}")
+            problems.append((f"fluxes[{i}]", f"flux {spec.name!r} goes from {spec.source!r} to "
+                             f"{spec.target!r}, but surface {spec.surface!r} lies between {found}"))
+            continue
         a_is_src = np.array([side_name(a) == spec.source for a in ca])
         src = np.where(a_is_src, fs.cells_a, fs.cells_b)
         tgt = np.where(a_is_src, fs.cells_b, fs.cells_a)
         areas = domain.face_areas[fs.faces]
         model_cls = flux_registry.get(spec.model)
         model = model_cls(params, FluxContext(areas=areas * domain.angle, valence=valence))
-        for ion in model.ions:
-            if ion not in valence:
-                raise ModelError(f"fluxes[{i}].params", f"flux {spec.name!r} moves {ion!r}, which is "
-                                 f"not a species; species: {', '.join(valence)}")
+        missing = [ion for ion in model.ions if ion not in valence]
+        if missing:
+            problems.append((f"fluxes[{i}].params", f"flux {spec.name!r} moves {', '.join(missing)}, "
+                             f"not a species; species: {', '.join(valence)}"))
+            continue
         outside = {ion: value_in(spec.outside, ion, 0.0) for ion in valence}
         out.append(FluxBinding(spec.name, model, fs.faces, src, tgt, areas, outside, spec.start,
                                spec.stop, tuple(model_cls.references)))
+    if problems:
+        raise ModelError(problems)
     return tuple(out)
 
 
 def build_system(case: Case, domain: Domain) -> System:
     chem = build_chemistry(case, domain)
     U0 = _initial_state(case, domain, chem)
-    baths = _bath_values(case, domain, chem)
+    problems = []
+    try:
+        bindings = bind_fluxes(case, domain)
+    except ModelError as exc:
+        problems += exc.problems
+    try:
+        baths = _bath_values(case, domain, chem)
+    except ModelError as exc:
+        problems += exc.problems
+    if problems:
+        raise ModelError(problems)
     T, g = [], []
     for k, D in enumerate(_diffusivities(case, domain, chem)):
         Tk, gk = _transport(domain, D, [(faces, values[k]) for _, faces, values in baths])
@@ -278,4 +295,4 @@ def build_system(case: Case, domain: Domain) -> System:
     scale = np.max(np.abs(U0), axis=1)
     atol = np.clip(np.minimum(case.time.atol, 1e-3 * scale), 1e-15, None)
     atol[scale == 0] = case.time.atol
-    return System(case, domain, chem, tuple(T), np.array(g), U0, bind_fluxes(case, domain), atol)
+    return System(case, domain, chem, tuple(T), np.array(g), U0, bindings, atol)

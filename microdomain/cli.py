@@ -29,7 +29,7 @@ def _check_model(case):
     try:
         return build_system(case, domain)
     except ModelError as exc:
-        raise CaseError([Problem(file, exc.path, str(exc))]) from None
+        raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
 
 
 def cmd_validate(args) -> int:

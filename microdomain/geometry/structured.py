@@ -82,6 +82,8 @@ class SurfaceSpec(Strict):
     def _where(self):
         if (self.wall is None) == (self.between is None):
             raise ValueError("give exactly one of 'wall' (outer faces) or 'between' (a membrane)")
+        if self.between is not None and self.between[0] == self.between[1]:
+            raise ValueError("'between' needs two different compartments")
         return self
 
     def bounds(self) -> dict[str, tuple[float, float]]:

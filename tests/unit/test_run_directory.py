@@ -1,0 +1,150 @@
+"""The run directory contract (DESIGN.md): files, formats, mass balance, failure handling."""
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import meshio
+import numpy as np
+import pytest
+
+from microdomain.case import case_from_dict
+from microdomain.cli import main
+from microdomain.run import run
+from microdomain.stepper import SimulationError
+
+from tests.helpers import small_case
+
+
+def leaky_case(**over):
+    return small_case(
+        fluxes=[{"model": "permeability", "surface": "er_membrane", "from": "er", "to": "cytosol",
+                 "params": {"permeability": "5 um/s"}},
+                {"model": "hill_pump", "surface": "er_membrane", "from": "cytosol", "to": "er",
+                 "params": {"vmax": "0.5 uM*um/ms", "K": "0.3 uM", "n": 2}, "label": "pump"}],
+        time={"end": "2 ms"},
+        output={"every": "0.5 ms", "probes": [{"name": "mid", "at": ["0.25 um"]}]},
+        **over,
+    )
+
+
+@pytest.fixture(scope="module")
+def leaky_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    status, _ = run(case_from_dict(leaky_case(), "leaky.toml"), out, quiet=True)
+    return status, out
+
+
+def test_run_writes_every_file_of_the_contract(leaky_run):
+    status, out = leaky_run
+    assert status == "completed"
+    for name in ("fields.pvd", "probes.csv", "metrics.json", "manifest.json", "log.txt"):
+        assert (out / name).stat().st_size > 0
+    assert not list(out.rglob(".*.tmp"))
+
+
+def test_pvd_lists_readable_frames_at_output_times(leaky_run):
+    _, out = leaky_run
+    sets = ET.parse(out / "fields.pvd").getroot().findall(".//DataSet")
+    times = [float(s.get("timestep")) for s in sets]
+    assert times == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
+    mesh = meshio.read(out / sets[-1].get("file"))
+    assert set(mesh.cell_data) == {"Ca", "B.Ca", "compartment"}
+    assert len(mesh.cell_data["Ca"][0]) == 20
+    assert set(np.unique(mesh.cell_data["compartment"][0])) == {0, 1}
+
+
+def test_probes_csv_has_time_and_one_column_per_probe_field(leaky_run):
+    _, out = leaky_run
+    rows = list(csv.reader((out / "probes.csv").read_text().splitlines()))
+    assert rows[0] == ["time_ms", "mid:Ca_uM"]
+    t = [float(r[0]) for r in rows[1:]]
+    assert t[0] == 0.0 and t[-1] == pytest.approx(2.0) and np.all(np.diff(t) > 0)
+
+
+def test_metrics_mass_balance_closes_and_fluxes_are_accounted(leaky_run):
+    _, out = leaky_run
+    m = json.loads((out / "metrics.json").read_text())
+    assert abs(m["mass_balance"]["Ca"]["relative_error"]) <= 1e-9
+    balance = m["mass_balance"]["Ca"]
+    assert abs(balance["bath_inflow_amol"]) <= 1e-12 * balance["initial_amol"]   # closed box
+    leak = m["fluxes"]["permeability@er_membrane"]["Ca"]["amount_amol"]
+    pump = m["fluxes"]["pump"]["Ca"]["amount_amol"]
+    assert leak > 0 and pump > 0                      # ER leaks, the pump refills
+    er, cyto = m["compartments"]["er"]["Ca"], m["compartments"]["cytosol"]["Ca"]
+    assert er["mean_uM"] < 500 and cyto["peak_uM"] > 0.1
+
+
+def test_manifest_records_case_versions_solver_and_citations(leaky_run):
+    _, out = leaky_run
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["status"] == "completed" and man["steps"] > 0
+    assert man["fipy_solver_suite"] and man["versions"]["fipy"]
+    assert man["case"]["units"] == {"length": "um", "time": "ms", "concentration": "uM"}
+    assert man["case"]["species"][0]["D"]["*"] == pytest.approx(0.22)
+    assert len(man["case_sha256"]) == 64
+    assert "Hill1910" in man["citations"]
+
+
+def drain_case():
+    # a fixed outward flux larger than the ER content: concentrations must go negative
+    return small_case(fluxes=[{"model": "constant_flux", "surface": "er_membrane", "from": "er",
+                               "to": "cytosol", "params": {"density": "1000 uM*um/ms"}}],
+                      time={"end": "5 ms", "dt": {"initial": "1 us", "max": "0.1 ms", "min": "1 ns"}},
+                      output={"every": "0.05 ms"})
+
+
+def test_negative_concentrations_stop_the_run_with_frames_kept(tmp_path):
+    with pytest.raises(SimulationError, match="negative concentration of Ca"):
+        run(case_from_dict(drain_case(), "drain.toml"), tmp_path, quiet=True)
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["status"].startswith("failed") and "negative" in man["status"]
+    sets = ET.parse(tmp_path / "fields.pvd").getroot().findall(".//DataSet")
+    assert len(sets) >= 2
+    for s in sets:
+        assert np.all(meshio.read(tmp_path / s.get("file")).cell_data["Ca"][0] >= 0)
+    assert json.loads((tmp_path / "metrics.json").read_text())["mass_balance"]
+
+
+def test_cli_run_reports_a_failed_run_and_exits_1(tmp_path, capsys):
+    case = tmp_path / "drain.toml"
+    case.write_text(_toml(drain_case()))
+    code = main(["run", str(case), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "run stopped" in err and "negative concentration" in err and "Traceback" not in err
+
+
+def test_cli_run_refuses_to_overwrite_a_previous_run(tmp_path, capsys):
+    case = tmp_path / "leaky.toml"
+    case.write_text(_toml(leaky_case()))
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out), "--quiet"]) == 0
+    before = (out / "manifest.json").read_text()
+    assert main(["run", str(case), "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "manifest.json").read_text() == before
+
+
+def _toml(d, prefix=""):
+    """A minimal TOML writer for the dicts of tests/helpers.py."""
+    def val(v):
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
+    lines = []
+    for section, body in d.items():
+        if isinstance(body, list):
+            for item in body:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {val(v)}" for k, v in item.items()]
+        else:
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {val(v)}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"

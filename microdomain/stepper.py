@@ -213,9 +213,12 @@ class IterativeSweeps:
                 data = base.copy()
                 data[diag] += d
                 A.data[:] = data
-                precond = sp.diags(1.0 / A.diagonal())
-                dU, status = spla.cg(A, -F[u], rtol=cfg.iterative_tol, atol=0.0, M=precond,
-                                     maxiter=10 * V.size)
+                diag_A = A.diagonal()
+                # stop at a residual worth `iterative_tol` of the solution itself: a tolerance
+                # relative to F alone becomes unreachable once Newton has made F small
+                floor = cfg.iterative_tol * np.linalg.norm(diag_A * (np.abs(U[u]) + s.atol[u]))
+                dU, status = spla.cg(A, -F[u], rtol=cfg.iterative_tol, atol=floor,
+                                     M=sp.diags(1.0 / diag_A), maxiter=10 * V.size)
                 counters.linear_solves += 1
                 if status != 0:
                     raise NotConverged(f"conjugate gradients failed on {s.chemistry.unknowns[u].name}")

@@ -1,4 +1,4 @@
-"""Command line: microdomain validate | run | info.
+"""Command line: microdomain validate | run | info | render | plot.
 
 FiPy reads its solver-suite flags (--petsc, --scipy, --trilinos, --pyamgx) from sys.argv, so no
 option here may take those names.
@@ -108,6 +108,50 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    from .render import RenderError, parse_size, render
+
+    try:
+        clim = None
+        if args.clim:
+            try:
+                clim = tuple(float(x) for x in args.clim.replace(" ", "").split(","))
+            except ValueError:
+                clim = ()
+            if len(clim) != 2:
+                raise RenderError(f"cannot read --clim {args.clim!r}; write LOW,HIGH in µM, e.g. 0.1,100")
+        result = render(args.run_dir, field=args.field, time=args.time, frame=args.frame,
+                        camera=args.camera, size=parse_size(args.size), out=args.out,
+                        animate=args.animate, log=args.scale == "log", clim=clim, fps=args.fps,
+                        log_to=sys.stderr)
+    except RenderError as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    for note in result.notes:
+        print(f"  {note}")
+    lo, hi = result.clim
+    scale = "log" if result.log else "linear"
+    for path in result.paths:
+        print(f"{path}  ({result.field}, colour scale {lo:.4g}–{hi:.4g} µM, {scale})")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .plot import plot
+    from .render import RenderError, parse_size
+
+    try:
+        result = plot(args.run_dir, out=args.out, size=parse_size(args.size))
+    except RenderError as exc:
+        print(f"plot: {exc}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    for note in result.notes:
+        print(f"  {note}")
+    for path in result.paths:
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("info", help="list geometry builders, flux models and buffer presets")
     p.set_defaults(func=cmd_info)
+    p = sub.add_parser("render", help="pictures of a run directory (PNG; GIF with --animate)")
+    p.add_argument("run_dir")
+    p.add_argument("--field", help="field to show (default: the first ion, e.g. Ca)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--time", help="time with unit, e.g. 5ms, '500 us' (nearest frame)")
+    when.add_argument("--frame", type=int, help="frame number (negative counts from the end)")
+    p.add_argument("--camera", default="auto", choices=["auto", "iso", "top", "side", "cleft"],
+                   help="view; cleft = close-up of the source region (default: auto)")
+    p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
+    p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
+    p.add_argument("--animate", action="store_true", help="every frame into a GIF (MP4 too "
+                   "if imageio-ffmpeg is installed)")
+    p.add_argument("--fps", type=float, default=4.0, help="frames per second of --animate")
+    p.add_argument("--scale", default="log", choices=["log", "linear"], help="colour scale")
+    p.add_argument("--clim", help="colour range in µM, LOW,HIGH (default: the data range)")
+    p.set_defaults(func=cmd_render)
+    p = sub.add_parser("plot", help="probe traces and metrics summary of a run directory (PNG)")
+    p.add_argument("run_dir")
+    p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
+    p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
+    p.set_defaults(func=cmd_plot)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,222 @@
+"""Figures of a run directory's numbers (matplotlib, Agg): probe traces and the metrics summary.
+
+Reads probes.csv (time, then one column `probe:field_uM` per probe and field) and metrics.json
+(peaks and means per compartment and surface, flux totals, mass balance); writes PNGs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .render import RenderError, _figure, _font_scale, fmt_conc, parse_size
+
+
+@dataclass
+class PlotResult:
+    paths: list[Path] = field(default_factory=list)
+    log_time: bool | None = None        # probes: was the time axis logarithmic?
+    notes: list[str] = field(default_factory=list)
+
+
+def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]], list[str]]:
+    """time (ms), {field: {probe: values}}, units per column from the header."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or rows[0][0] != "time_ms":
+        raise RenderError(f"{path}: expected a header starting with time_ms")
+    header, data = rows[0], np.array([[float(x) for x in r] for r in rows[1:] if r], float)
+    if data.size == 0:
+        data = np.zeros((0, len(header)))
+    series: dict[str, dict[str, np.ndarray]] = {}
+    for k, name in enumerate(header[1:], start=1):
+        probe, _, rest = name.partition(":")
+        fld = rest[:-3] if rest.endswith("_uM") else rest
+        series.setdefault(fld, {})[probe] = data[:, k]
+    return data[:, 0], series, header
+
+
+def use_log_time(t: np.ndarray) -> bool:
+    """Log time axis when the positive output times span two decades or more."""
+    pos = t[t > 0]
+    return pos.size >= 3 and pos.max() / pos.min() >= 100
+
+
+def plot_probes(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") -> tuple[Path, bool] | None:
+    path = Path(run_dir) / "probes.csv"
+    if not path.is_file():
+        return None
+    t, series, _ = read_probes(path)
+    if not series or t.size == 0:
+        return None
+    import matplotlib
+
+    log_t = use_log_time(t)
+    fs = 10.5 * _font_scale(size)
+    fig = _figure(size)
+    with matplotlib.rc_context({"font.size": fs, "legend.fontsize": 0.85 * fs}):
+        n = len(series)
+        cols = 1 if n == 1 else 2
+        rows = math.ceil(n / cols)
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax, (fld, probes) in zip(axes.ravel(), series.items()):
+            keep = t > 0 if log_t else np.ones(t.size, bool)
+            for k, (probe, v) in enumerate(probes.items()):
+                ax.plot(t[keep], v[keep], label=probe, color=f"C{k % 10}", lw=1.6)
+            allv = np.concatenate([v for v in probes.values()])
+            pos = allv[allv > 0]
+            if pos.size and pos.max() / pos.min() > 30 and pos.size == allv.size:
+                ax.set_yscale("log")
+            if log_t:
+                ax.set_xscale("log")
+            ax.set_xlabel("time (ms)" + (", log scale" if log_t else ""))
+            ax.set_ylabel(f"[{fld.replace('.', '·')}] (µM)")
+            ax.set_title(fld)
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(title="probe", loc="best")
+        for ax in axes.ravel()[n:]:
+            ax.set_visible(False)
+        fig.suptitle(f"{name}: probe traces" + ("  (t = 0 not shown on the log axis)" if log_t
+                                                 and np.any(t <= 0) else ""),
+                     fontsize=1.15 * fs, weight="bold")
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+    out = out_dir / "probes.png"
+    _save(fig, out)
+    return out, log_t
+
+
+def plot_metrics(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") -> Path | None:
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    m = json.loads(path.read_text())
+    import matplotlib
+
+    fs = 10.5 * _font_scale(size)
+    fig = _figure(size)
+    with matplotlib.rc_context({"font.size": fs, "legend.fontsize": 0.8 * fs,
+                                "xtick.labelsize": 0.85 * fs, "ytick.labelsize": 0.85 * fs}):
+        axes = fig.subplots(2, 2, squeeze=False).ravel()
+        # 1. peak and mean per compartment and ion
+        comps = m.get("compartments", {})
+        labels, peaks, means = [], [], []
+        for c, per_ion in comps.items():
+            for ion, d in per_ion.items():
+                labels.append(f"{c}\n{ion}")
+                peaks.append(d.get("peak_uM", np.nan))
+                means.append(d.get("mean_uM", np.nan))
+        _bars(axes[0], labels, {"peak": peaks, "mean": means}, "[ion] (µM)",
+              "per compartment (peak, mean)")
+        # 2. peak per surface
+        surfs = m.get("surfaces", {})
+        labels, peaks = [], []
+        for s, per_ion in surfs.items():
+            for ion, d in per_ion.items():
+                labels.append(f"{s}\n{ion}")
+                peaks.append(d.get("peak_uM", np.nan))
+        _bars(axes[1], labels, {"peak": peaks}, "[ion] (µM)", "at surfaces (peak)")
+        # 3. amount moved by each flux plugin
+        labels, amounts = [], []
+        for f, per_ion in m.get("fluxes", {}).items():
+            for ion, d in per_ion.items():
+                labels.append(f"{f}\n{ion}")
+                amounts.append(d.get("amount_amol", np.nan))
+        _bars(axes[2], labels, {"amount": amounts}, "amount moved (amol)",
+              "membrane fluxes (source → target)", signed=True)
+        # 4. mass balance
+        labels, errors = [], []
+        for ion, d in m.get("mass_balance", {}).items():
+            labels.append(ion)
+            errors.append(abs(d.get("relative_error", np.nan)))
+        _bars(axes[3], labels, {"|relative error|": errors}, "|relative error|",
+              "mass balance", floor=1e-17)
+        fig.suptitle(f"{name}: metrics at t = {m.get('time_ms', float('nan')):.4g} ms",
+                     fontsize=1.15 * fs, weight="bold")
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+    out = out_dir / "metrics.png"
+    _save(fig, out)
+    return out
+
+
+def _bars(ax, labels, groups: dict[str, list[float]], ylabel, title, signed=False, floor=None):
+    ax.set_title(title)
+    if not labels:
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes, color="0.5")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    x = np.arange(len(labels))
+    width = 0.8 / len(groups)
+    values = np.array([v for vs in groups.values() for v in vs], float)
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    log = (not signed and positive.size and positive.size == finite.size
+           and positive.max() / positive.min() > 30) or floor is not None
+    for k, (name, vs) in enumerate(groups.items()):
+        vs = np.asarray(vs, float)
+        if floor is not None:
+            vs = np.maximum(vs, floor)
+        bars = ax.bar(x + (k - (len(groups) - 1) / 2) * width, vs, width, label=name,
+                      color=f"C{k}")
+        for b, v in zip(bars, vs):
+            if np.isfinite(v):
+                ax.annotate(f"{v:.2g}" if floor is not None or signed else fmt_conc(v),
+                            (b.get_x() + b.get_width() / 2, v), ha="center",
+                            va="bottom" if v >= 0 else "top", fontsize="x-small",
+                            xytext=(0, 2 if v >= 0 else -2), textcoords="offset points")
+    if log:
+        ax.set_yscale("log")
+    if signed:
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_yscale("symlog", linthresh=max(np.min(np.abs(finite[finite != 0])), 1e-12)
+                      if np.any(finite != 0) else 1.0)
+    ax.set_xticks(x, labels)
+    ax.set_ylabel(ylabel)
+    ax.margins(y=0.15)
+    if len(groups) > 1:
+        ax.legend(loc="best")
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=fig.dpi)
+    os.replace(tmp, path)
+
+
+def plot(run_dir, out=None, size=(1024, 768)) -> PlotResult:
+    """probes.png and metrics.png for a run directory (whichever of the two files exist)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RenderError(f"{run_dir}: no such directory")
+    if isinstance(size, str):
+        size = parse_size(size)
+    if not (run_dir / "probes.csv").is_file() and not (run_dir / "metrics.json").is_file():
+        raise RenderError(f"{run_dir} has neither probes.csv nor metrics.json: not a run directory")
+    out_dir = Path(out) if out else run_dir / "render"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RenderError(f"cannot write to {out_dir} ({exc.strerror}); choose --out") from None
+    name = run_dir.name
+    mpath = run_dir / "manifest.json"
+    if mpath.is_file():
+        name = ((json.loads(mpath.read_text()).get("case") or {}).get("case") or {}).get("name") or name
+    result = PlotResult()
+    probes = plot_probes(run_dir, out_dir, size, name)
+    if probes is None:
+        result.notes.append("no probe traces (probes.csv missing or without probes)")
+    else:
+        result.paths.append(probes[0])
+        result.log_time = bool(probes[1])
+    metrics = plot_metrics(run_dir, out_dir, size, name)
+    if metrics is None:
+        result.notes.append("no metrics.json")
+    else:
+        result.paths.append(metrics)
+    return result

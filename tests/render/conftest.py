@@ -1,0 +1,60 @@
+"""Run directories for the rendering tests, made once per session by small fast runs:
+
+* `egta_run`: cases/nanodomain_egta.toml on a coarser grid and a smaller domain, to 20 ms (an
+  axisymmetric (r, z) run, ~3 s);
+* `box3d_run`: tests/data/box3d_cleft.toml on 10 x 10 x 5 cells, to 1 ms (a 3D run, ~2 s).
+"""
+
+import os
+import tomllib
+
+import pytest
+
+from tests.helpers import ROOT
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+@pytest.fixture(scope="session")
+def offscreen_opengl():
+    """Skip the rendering tests, with the reason, where no off-screen OpenGL exists (no EGL /
+    Mesa): DESIGN.md 'Stack facts' lists the Debian packages that provide it."""
+    from microdomain.render import _pyvista
+
+    pv = _pyvista()
+    try:
+        p = pv.Plotter(off_screen=True, window_size=[64, 48])
+        p.add_mesh(pv.Sphere())
+        p.screenshot(return_img=True)
+        p.close()
+    except Exception as exc:  # VTK raises various errors when no context can be made
+        pytest.skip(f"no off-screen OpenGL here ({exc}); install libegl1 libegl-mesa0 "
+                    "libgl1-mesa-dri")
+
+
+def _run(raw: dict, name: str, out):
+    from microdomain.case import case_from_dict
+    from microdomain.run import run
+
+    status, _ = run(case_from_dict(raw, name), out, quiet=True)
+    assert status in ("completed", "steady state"), status
+    return out
+
+
+@pytest.fixture(scope="session")
+def egta_run(tmp_path_factory):
+    raw = tomllib.loads((ROOT / "cases" / "nanodomain_egta.toml").read_text())
+    raw["geometry"].update(radius="1.5 um", height="1.5 um",
+                           spacing={"min": "1 nm", "max": "100 nm", "growth": 1.15,
+                                    "focus": ["0 nm", "0 nm"]})
+    raw["time"]["end"] = "20 ms"
+    raw["output"]["every"] = "5 ms"
+    return _run(raw, "nanodomain_egta_small.toml", tmp_path_factory.mktemp("egta"))
+
+
+@pytest.fixture(scope="session")
+def box3d_run(tmp_path_factory):
+    raw = tomllib.loads((ROOT / "tests" / "data" / "box3d_cleft.toml").read_text())
+    raw["geometry"]["cells"] = [10, 10, 5]
+    raw["time"]["end"] = "1 ms"
+    return _run(raw, "box3d_small.toml", tmp_path_factory.mktemp("box3d"))

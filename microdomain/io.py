@@ -100,3 +100,27 @@ class VTKSeries:
                           '<?xml version="1.0"?>\n<VTKFile type="Collection" version="0.1">\n'
                           f"  <Collection>\n{datasets}\n  </Collection>\n</VTKFile>\n")
         return target
+
+
+def write_surfaces(path: Path, vertex_coords: np.ndarray, face_vertices: np.ndarray,
+                   surfaces: dict[str, np.ndarray]) -> None:
+    """The named face sets as one VTU: points (1D), lines (2D), triangles or quads (3D), with a cell
+    array `surface` indexing the names in the order given (manifest.json's mesh.surfaces)."""
+    points = np.zeros((vertex_coords.shape[1], 3))
+    points[:, : vertex_coords.shape[0]] = vertex_coords.T
+    kinds = {1: "vertex", 2: "line", 3: "triangle", 4: "quad"}
+    blocks: dict[str, tuple[list, list]] = {}
+    for index, faces in enumerate(surfaces.values()):
+        fv = face_vertices[:, faces]
+        for n_vertices, kind in kinds.items():
+            # a column is a face; masked (or -1) entries pad faces with fewer vertices
+            sel = np.sum(fv >= 0, axis=0) == n_vertices
+            if np.any(sel):
+                conn, ids = blocks.setdefault(kind, ([], []))
+                conn.append(fv[:n_vertices, sel].T)
+                ids.append(np.full(int(sel.sum()), index, np.int32))
+    cells = [(kind, np.concatenate(conn)) for kind, (conn, _) in blocks.items()]
+    data = {"surface": [np.concatenate(ids) for _, ids in blocks.values()]}
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    meshio.write(tmp, meshio.Mesh(points, cells, cell_data=data), file_format="vtu", binary=True)
+    os.replace(tmp, path)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .assembly import System
-from .io import VTKSeries, atomic_write_json, write_csv
+from .io import VTKSeries, atomic_write_json, write_csv, write_surfaces
 from .mesh import Domain
 from .stepper import StepInfo
 from .units import AMOUNT_TO_AMOL
@@ -68,6 +68,10 @@ class FrameWriter:
         self.keep = [self.names.index(f) for f in self.fields] if self.fields else range(len(self.names))
         self.series = VTKSeries(self.out_dir, d.vtk_points, d.vtk_cells)
         self.compartment = d.compartment_id.astype(np.int32)
+        if d.surfaces:
+            fv = np.ma.filled(d.mesh.faceVertexIDs, -1)
+            write_surfaces(self.out_dir / "surfaces.vtu", np.asarray(d.mesh.vertexCoords), fv,
+                           {n: fs.faces for n, fs in d.surfaces.items()})
         self.frame(U, t)
 
     def step(self, U, info):

@@ -54,6 +54,18 @@ def test_pvd_lists_readable_frames_at_output_times(leaky_run):
     assert set(np.unique(mesh.cell_data["compartment"][0])) == {0, 1}
 
 
+def test_named_surfaces_are_written_once_with_their_index(leaky_run):
+    _, out = leaky_run
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["mesh"]["surfaces"] == ["er_membrane", "left"]
+    assert man["mesh"]["compartments"] == ["cytosol", "er"]
+    surf = meshio.read(out / "surfaces.vtu")
+    ids = np.concatenate(surf.cell_data["surface"])
+    assert sorted(np.unique(ids)) == [0, 1]
+    # the membrane of a 1D box is one point; it sits at x = 0.5 um
+    assert np.allclose(surf.points[np.unique(surf.cells[0].data[ids == 0])][:, 0], 0.5)
+
+
 def test_probes_csv_has_time_and_one_column_per_probe_field(leaky_run):
     _, out = leaky_run
     rows = list(csv.reader((out / "probes.csv").read_text().splitlines()))

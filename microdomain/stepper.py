@@ -216,7 +216,8 @@ class IterativeSweeps:
                 diag_A = A.diagonal()
                 # stop at a residual worth `iterative_tol` of the solution itself: a tolerance
                 # relative to F alone becomes unreachable once Newton has made F small
-                floor = cfg.iterative_tol * np.linalg.norm(diag_A * (np.abs(U[u]) + s.atol[u]))
+                # (RMS over cells: a 2-norm floor would loosen with the square root of the size)
+                floor = cfg.iterative_tol * np.sqrt(np.mean((diag_A * (np.abs(U[u]) + s.atol[u])) ** 2))
                 dU, status = spla.cg(A, -F[u], rtol=cfg.iterative_tol, atol=floor,
                                      M=sp.diags(1.0 / diag_A), maxiter=10 * V.size)
                 counters.linear_solves += 1

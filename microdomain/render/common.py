@@ -1,0 +1,121 @@
+"""What every part of the renderer shares: the user-facing error, off-screen PyVista, cameras,
+times, sizes, lengths and the matplotlib figure of exactly the requested size."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CAMERAS = ("auto", "iso", "top", "side", "cleft")
+WEDGE = math.radians(90.0)          # the quadrant left out of the revolved view
+# camera: (direction from the focal point towards the camera, view up)
+DIRECTIONS = {
+    "iso": ((0.55, -1.0, 0.72), (0, 0, 1)),
+    "cleft": ((0.55, -1.0, 0.72), (0, 0, 1)),
+    "side": ((0.0, -1.0, 0.0), (0, 0, 1)),
+    "top": ((0.0, -0.0001, 1.0), (0, 1, 0)),
+}
+
+
+class RenderError(ValueError):
+    """A problem the user can fix (unknown field, bad time, not a run directory): no traceback."""
+
+
+def _pyvista():
+    """Import PyVista for off-screen use: on a Linux machine without a display, render through EGL."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import pyvista as pv
+
+    return pv
+
+
+# ---------------------------------------------------------------------------------------------
+# times, sizes, lengths
+
+_TIME_UNITS = {"s": 1e3, "ms": 1.0, "us": 1e-3, "µs": 1e-3, "μs": 1e-3, "ns": 1e-6,
+               "min": 6e4}
+
+
+def parse_time(text: str | float) -> float:
+    """'5ms', '5 ms', '500 us', '0.5 s' → milliseconds; a bare number is in ms."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    s = str(text).strip()
+    m = re.fullmatch(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Zµμ]*)", s)
+    if not m:
+        raise RenderError(f"cannot read {text!r} as a time; write e.g. '5 ms', '500 us', '0.2 s'")
+    value, unit = float(m.group(1)), m.group(2)
+    if not unit:
+        return value
+    if unit not in _TIME_UNITS:
+        raise RenderError(f"unknown time unit {unit!r} in {text!r}; use one of "
+                          f"{', '.join(sorted(set(_TIME_UNITS) - {'μs'}))}")
+    return value * _TIME_UNITS[unit]
+
+
+def fmt_time(t_ms: float) -> str:
+    if t_ms == 0:
+        return "0 ms"
+    a = abs(t_ms)
+    if a < 1e-3:
+        return f"{t_ms * 1e6:.4g} ns"
+    if a < 1:
+        return f"{t_ms * 1e3:.4g} µs"
+    if a < 1e3:
+        return f"{t_ms:.4g} ms"
+    return f"{t_ms / 1e3:.4g} s"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[x×X,]\s*(\d+)\s*", str(text))
+    if not m:
+        raise RenderError(f"cannot read size {text!r}; write WIDTHxHEIGHT, e.g. 1024x768")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (160 <= w <= 8192 and 120 <= h <= 8192):
+        raise RenderError(f"size {w}x{h} is out of range (160x120 to 8192x8192)")
+    return w, h
+
+
+def _length_unit(extent_um: float) -> tuple[str, float]:
+    return ("nm", 1e3) if extent_um <= 0.6 else ("µm", 1.0)
+
+
+def _fmt_len(um: float) -> str:
+    return f"{um * 1e3:.3g} nm" if abs(um) < 1 else f"{um:.3g} µm"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+# ---------------------------------------------------------------------------------------------
+# figures and files
+
+
+def _figure(size: tuple[int, int]):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _font_scale(size) -> float:
+    """Text grows more slowly than the picture: 1 at 1024x768, 0.56 at 320x240."""
+    return min(max(0.5, min(size[0] / 1024, size[1] / 768) ** 0.5), 1.8)
+
+
+def _save_png(img: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(img).save(tmp, format="PNG")
+    os.replace(tmp, path)

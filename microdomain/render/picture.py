@@ -1,0 +1,142 @@
+"""One picture as pixels: title, the map (or 1D profile) on the left, the 3D panel on the right
+with its caption, and the colour bar with the isosurface levels, all in one matplotlib figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .axisymmetric import scene_revolved
+from .colours import Scale, _cmap, fmt_conc, fmt_levels
+from .common import _figure, _fmt_len, _font_scale, fmt_time
+from .maps import draw_map
+from .rundir import RunDir, field_label
+from .scene import Renderer3D
+from .topology import _cell_centres
+from .view import View, camera_azimuth
+from .volume3d import scene_3d
+
+
+def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str, scale: Scale,
+            view: View, levels: list[float], size: tuple[int, int], time_ms: float, frame: int):
+    """One picture as an RGB array of exactly `size` (width, height)."""
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fs = 10.5 * _font_scale(size)
+    W, H = size
+    line = fs * 1.45 / 72 * 100            # one text line in pixels (dpi 100)
+    lh, lw = line / H, line / W
+    tname = "_t_" + field_name
+    grid.cell_data[tname] = scale.transform(np.asarray(grid.cell_data[field_name]))
+    fig = _figure(size)
+    rc = {"font.size": fs, "axes.titlesize": fs, "axes.labelsize": fs,
+          "xtick.labelsize": 0.9 * fs, "ytick.labelsize": 0.9 * fs, "legend.fontsize": 0.82 * fs}
+    with matplotlib.rc_context(rc):
+        label = field_label(run, field_name)
+        short = label.replace(" (µM, bound)", "").replace(" (µM)", "")
+        title = f"{run.name}:  {short}   t = {fmt_time(time_ms)}   (frame {frame})"
+        tfs = min(1.2 * fs, 0.95 * W / (0.62 * len(title)) * 72 / 100)   # fit the width
+        fig.text(0.5, 1 - 0.45 * lh, title, ha="center", va="top", fontsize=tfs, weight="bold")
+        # vertical layout, bottom up: colour bar label and ticks, bar, caption, panels, title
+        cb_y, cb_h = 2.5 * lh, 0.85 * lh
+        caption_y = cb_y + cb_h + 0.9 * lh
+        top = 1 - 2.1 * lh
+        has3d = run.kind in ("axisymmetric", "3d")
+        map_left = 4.2 * lw
+        map_bottom = caption_y + 1.6 * lh
+        map_right = 0.42 if has3d else 0.97
+        if run.kind == "1d":
+            ax = fig.add_axes([map_left, map_bottom, 0.97 - map_left, top - map_bottom - lh])
+            c = _cell_centres(grid)[:, 0]
+            v = np.asarray(grid.cell_data[field_name], float)
+            comp = (np.asarray(grid.cell_data["compartment"]) if "compartment" in grid.cell_data
+                    else np.zeros(c.size, int))
+            o = np.argsort(c)
+            breaks = np.flatnonzero(np.diff(comp[o]) != 0) + 1
+            for part in np.split(o, breaks):           # no line across a membrane
+                ax.plot(c[part], v[part], color="C0")
+            for k in breaks:
+                ax.axvline(0.5 * (c[o[k - 1]] + c[o[k]]), color="black", lw=1.2)
+            if scale.log:
+                ax.set_yscale("log")
+            ax.set_ylim(scale.lo, scale.hi)
+            ax.set_xlabel(f"{run.axes[0]} (µm)")
+            ax.set_ylabel(label)
+        else:
+            ax = fig.add_axes([map_left, map_bottom, map_right - map_left,
+                               top - map_bottom - 1.2 * lh])
+            draw_map(ax, pv, run, grid, tname, field_name, scale, view, levels)
+            if run.kind == "axisymmetric":
+                title = "(r, z) plane"
+            elif run.kind == "3d":
+                title = ("section z = " + _fmt_len(view.focus[2]) if view.camera == "top" else
+                         "section y = " + _fmt_len(view.focus[1]))
+            else:
+                title = "map"
+            ax.set_title(title, fontsize=fs)
+        if has3d:
+            bottom3 = caption_y + 1.2 * lh
+            rect = [0.44, bottom3, 0.555, top - bottom3]
+            ax3 = fig.add_axes(rect)
+            ax3.set_axis_off()
+            renderer.size = (int(round(rect[2] * W)), int(round(rect[3] * H)))
+            if run.kind == "axisymmetric":
+                scene = scene_revolved(pv, run, grid, tname, scale, view, levels,
+                                       camera_azimuth(view.camera))
+                what = ("the layer at the source, revolved about the z axis, from above"
+                        if view.camera == "top" else "revolved 270° about the z axis")
+            else:
+                scene = scene_3d(pv, run, grid, tname, scale, view, levels)
+                what = "cut open along the section"
+            img = renderer.render(scene)
+            ax3.imshow(img, interpolation="none", aspect="auto")
+            ext = np.ptp(scene.bounds, axis=1)
+            region_txt = f"region {_fmt_len(ext[0])} × {_fmt_len(ext[1])} × {_fmt_len(ext[2])}"
+            fits = (len(what) + len(region_txt) + 2) * 0.55 * 0.82 * fs * 100 / 72 < rect[2] * W
+            what += ("; " if fits else "\n") + region_txt
+            if levels:
+                what += "\nisosurfaces at " + fmt_levels(levels) + " µM"
+            fig.text(rect[0] + rect[2] / 2, caption_y, what, ha="center", va="bottom",
+                     fontsize=0.82 * fs, color="0.25", linespacing=1.3)
+        # the colour bar
+        cax = fig.add_axes([0.22, cb_y, 0.56, cb_h])
+        sm = ScalarMappable(norm=scale.norm(), cmap=_cmap())
+        cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
+        cb.set_label(label + ("  ·  log scale" if scale.log else ""), fontsize=fs, labelpad=2)
+        if scale.log:
+            if scale.hi / scale.lo < 10:          # less than a decade: round linear ticks
+                from matplotlib.ticker import MaxNLocator
+
+                loc = MaxNLocator(5)
+                ticks = loc.tick_values(scale.lo, scale.hi)
+                step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else scale.hi
+                dec = max(0, -math.floor(math.log10(step) + 1e-9))
+                cb.ax.xaxis.set_major_locator(loc)
+                cb.ax.xaxis.set_minor_locator(MaxNLocator(25))
+                cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.{dec}f}"))
+            else:
+                cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_conc(x)))
+            cb.ax.xaxis.set_minor_formatter(NullFormatter())
+        if levels:
+            cb.add_lines(levels, colors=["white"] * len(levels), linewidths=[1.5] * len(levels))
+        # the limits at the ends of the bar, unless a tick label already says so
+        for value, x, ha in ((scale.lo, -0.01, "right"), (scale.hi, 1.01, "left")):
+            tick = 10.0 ** round(math.log10(value)) if scale.log else None
+            on_tick = (scale.log and scale.hi / scale.lo >= 10 and scale.lo <= tick <= scale.hi
+                       and abs(math.log10(value / tick)) < 0.02)
+            narrow = scale.hi / scale.lo < 10 if scale.log and scale.lo > 0 else True
+            sig = (max(3, 2 + math.ceil(math.log10(abs(scale.hi) / max(scale.hi - scale.lo, 1e-300))))
+                   if narrow and scale.hi != 0 else 3)
+            if not on_tick:
+                cb.ax.text(x, 0.5, fmt_conc(value, sig), transform=cb.ax.transAxes, ha=ha,
+                           va="center", fontsize=0.9 * fs)
+        if scale.n_nonpositive:
+            fig.text(0.995, 0.005, f"grey: {scale.n_nonpositive} cells ≤ 0 (field absent there)",
+                     ha="right", va="bottom", fontsize=0.75 * fs, color="0.4")
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+    del grid.cell_data[tname]
+    return rgba[..., :3].copy()

@@ -1,0 +1,156 @@
+"""What to show: the focus (the source), the region around it, the side of the cut, the camera."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .colours import Scale
+from .common import DIRECTIONS
+from .rundir import RunDir
+from .topology import (Facets, _bounds, _cell_centres, _cell_sizes, _facet_measure,
+                       compartment_ids)
+
+
+@dataclass
+class View:
+    camera: str                  # iso | top | side | cleft (resolved)
+    focus: np.ndarray            # a cell centre at the source
+    region: np.ndarray           # (3, 2) bounds of what is shown
+    full: np.ndarray             # (3, 2) bounds of the mesh
+    keep: np.ndarray             # unit vector: the opaque part lies on this side of the cut
+    note: str = ""
+
+
+def find_focus(run: RunDir, grid, values: np.ndarray, facets: Facets | None) -> tuple[np.ndarray, str]:
+    """The centre of the cell next to the smallest flux-carrying surface (the channel), else the
+    cell of the field's maximum."""
+    centres = _cell_centres(grid)
+    points = np.asarray(grid.points)
+    comp = compartment_ids(grid)
+    best = None
+    if facets is not None:
+        for spec in run.surfaces():
+            if spec["role"] != "flux":
+                continue
+            fl = run.surface_facets(spec["name"], facets, points)
+            area, c = _facet_measure(points, fl, run.cylindrical)
+            if c is not None and (best is None or area < best[0]):
+                best = (area, c, spec["name"])
+    if best is not None:
+        target = best[1].copy()
+        if run.cylindrical:
+            target[0] = 0.0 if target[0] < 0.5 * (np.ptp(points[:, 0]) or 1) else target[0]
+        i = int(np.argmin(np.sum((centres - target) ** 2, axis=1)))
+        return centres[i], f"source: surface {best[2]!r}"
+    # no named flux surface (none in the case, or no surfaces.vtu): the maximum of the field in
+    # the compartment the smallest flux feeds (the cytosol under a channel), else anywhere
+    v = np.where(np.isfinite(values), values, -np.inf)
+    where, why = np.ones(v.size, bool), "source: the field's maximum"
+    names = run.compartment_names
+    areas = run.mesh_info.get("surface_areas_um2") or {}
+    fluxes = sorted(run.case.get("fluxes") or [], key=lambda f: areas.get(f["surface"], np.inf))
+    for f in fluxes[:1]:
+        target = f.get("to") if f.get("to") in names else f.get("from")
+        if target in names:
+            inside = comp == names.index(target)
+            if np.any(inside & (v > -np.inf)):
+                where = inside
+                why = f"source: the field's maximum in {target!r} (fed by {f['surface']!r})"
+    v = np.where(where, v, -np.inf)
+    top = np.flatnonzero(v >= v.max())
+    i = top[np.argmin(np.sum((centres[top] - centres[top].mean(axis=0)) ** 2, axis=1))]
+    return centres[i], why
+
+
+def hot_region(grid, values: np.ndarray, focus: np.ndarray, scale: Scale, full: np.ndarray,
+               cylindrical: bool) -> np.ndarray:
+    """Bounds around the focus that hold the elevated part of the field (in the focus's
+    compartment): twice the reach of cells above a quarter of the compartment's log range."""
+    centres = _cell_centres(grid)
+    comp = compartment_ids(grid)
+    i0 = int(np.argmin(np.sum((centres - focus) ** 2, axis=1)))
+    same = comp == comp[i0]
+    t = scale.transform(values)
+    tv = t[same & np.isfinite(t)]
+    if tv.size == 0:
+        return full.copy()
+    a, b = float(tv.min()), float(tv.max())
+    span = (b - a)
+    if span < (1e-6 if scale.log else 1e-6 * max(abs(b), 1e-30)):      # uniform: no source
+        return full.copy()
+    hot = same & np.isfinite(t) & (t >= a + 0.25 * span)
+    sizes = _cell_sizes(grid)
+    d = np.sqrt(np.sum((centres[hot] - focus) ** 2, axis=1)) + 0.5 * sizes[hot]
+    reach = 2.0 * float(d.max()) if d.size else 0.0
+    reach = max(reach, 6.0 * float(sizes[i0]))
+    region = np.stack([focus - reach, focus + reach], axis=1)
+    if cylindrical:
+        region[0, 0] = 0.0
+    region[:, 0] = np.maximum(region[:, 0], full[:, 0])
+    region[:, 1] = np.minimum(region[:, 1], full[:, 1])
+    return region
+
+
+def make_view(run: RunDir, grid, values, scale: Scale, camera: str, facets) -> View:
+    full = _bounds(grid)
+    focus, why = find_focus(run, grid, values, facets)
+    roi = hot_region(grid, values, focus, scale, full, run.cylindrical)
+    extent = np.ptp(full, axis=1)
+    frac = max(float(np.ptp(roi[i]) / extent[i]) for i in range(3) if extent[i] > 0)
+    resolved = camera
+    if camera == "auto":
+        resolved = "cleft" if frac < 0.5 else "iso"
+    region = roi if resolved == "cleft" else full
+    keep = np.array([0.0, 0.0, -1.0]) if resolved == "top" else np.array([0.0, 1.0, 0.0])
+    note = f"camera {resolved}" + (" (auto)" if camera == "auto" else "") + f"; {why}"
+    return View(resolved, focus, region, full, keep, note)
+
+
+def compartment_range(grid, values, focus, scale: Scale | None) -> tuple[float, float]:
+    """Range of the field in the compartment of the focus (isosurfaces are drawn there);
+    positive values only on a log scale (scale None: positive values, not clipped)."""
+    comp = compartment_ids(grid)
+    c = _cell_centres(grid)
+    i0 = int(np.argmin(np.sum((c - focus) ** 2, axis=1)))
+    v = values[(comp == comp[i0]) & np.isfinite(values)]
+    if scale is None or scale.log:
+        v = v[v > 0]
+    if v.size == 0:
+        return (scale.lo, scale.hi) if scale else (1.0, 1.0)
+    if scale is None:
+        return float(v.min()), float(v.max())
+    return max(float(v.min()), scale.lo), min(float(v.max()), scale.hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# cameras
+
+
+def camera_azimuth(camera: str) -> float:
+    d = DIRECTIONS[camera][0]
+    return math.atan2(d[1], d[0])
+
+
+def fit_camera(bounds: np.ndarray, direction, up, size, parallel: bool, margin: float = 1.06,
+               view_angle: float = 24.0):
+    """Camera looking along -direction that frames the box `bounds` tightly (not its bounding
+    sphere, as VTK's reset does): (position, focal point, view up, parallel scale or angle)."""
+    d = np.asarray(direction, float)
+    d /= np.linalg.norm(d)
+    v = np.asarray(up, float) - np.dot(up, d) * d
+    v /= np.linalg.norm(v)
+    u = np.cross(v, d)
+    corners = np.array(np.meshgrid(*bounds, indexing="ij")).reshape(3, -1).T
+    cu, cv, cd = corners @ u, corners @ v, corners @ d
+    aspect = size[0] / size[1]
+    centre = u * (cu.max() + cu.min()) / 2 + v * (cv.max() + cv.min()) / 2 + d * (cd.max() + cd.min()) / 2
+    half = 0.5 * max(np.ptp(cv), np.ptp(cu) / aspect, 1e-12) * margin
+    depth = 0.5 * max(np.ptp(cd), 1e-12)
+    if parallel:
+        dist = 4 * depth + 4 * half
+        return tuple(centre + dist * d), tuple(centre), tuple(v), half
+    dist = depth + half / math.tan(math.radians(view_angle / 2))
+    return tuple(centre + dist * d), tuple(centre), tuple(v), view_angle

@@ -110,8 +110,9 @@ class DirectNewton:
         rows, cols, vals = [], [], []
         for u, T in enumerate(s.transport):
             coo = T.tocoo()
-            rows.append(coo.row + u * N)
-            cols.append(coo.col + u * N)
+            # int64 throughout: sparse indices are int32 and row·n² keys overflow them
+            rows.append(coo.row.astype(np.int64) + u * N)
+            cols.append(coo.col.astype(np.int64) + u * N)
             vals.append(coo.data)
         diag = np.arange(n * N)
         cells = np.arange(N)
@@ -125,7 +126,7 @@ class DirectNewton:
         pattern.sort_indices()
         self.pattern = pattern
         col_of_entry = np.repeat(np.arange(n * N), np.diff(pattern.indptr))
-        self.keys = col_of_entry * (n * N) + pattern.indices
+        self.keys = col_of_entry * (n * N) + pattern.indices.astype(np.int64)
         t_rows, t_cols = np.concatenate(rows), np.concatenate(cols)
         self.base = np.bincount(self.position(t_rows, t_cols), weights=np.concatenate(vals),
                                 minlength=pattern.nnz)
@@ -187,9 +188,9 @@ class IterativeSweeps:
         for T in s.transport:
             A = (abs(T) + sp.eye(N, format="csr")).tocsr()
             A.sort_indices()
-            keys = np.repeat(np.arange(N), np.diff(A.indptr)) * N + A.indices
+            keys = np.repeat(np.arange(N), np.diff(A.indptr)) * N + A.indices.astype(np.int64)
             coo = T.tocoo()
-            base = np.bincount(np.searchsorted(keys, coo.row * N + coo.col), weights=coo.data,
+            base = np.bincount(np.searchsorted(keys, coo.row.astype(np.int64) * N + coo.col), weights=coo.data,
                                minlength=A.nnz)
             diag = np.searchsorted(keys, np.arange(N) * (N + 1))
             self.blocks.append((A, base, diag))

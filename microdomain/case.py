@@ -528,6 +528,9 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
 def _geometry_dim(geometry) -> int | None:
     if geometry is None:
         return None
+    dim = getattr(builders.get(geometry.builder), "dim", None)   # builders may say: dim(params)
+    if callable(dim):
+        return dim(geometry)
     if geometry.builder == "axisymmetric":
         return 2
     size = getattr(geometry, "size", None)

@@ -1,4 +1,4 @@
-"""Command line: microdomain validate | run | info | render | plot.
+"""Command line: microdomain validate | run | info | render | plot | mesh.
 
 FiPy reads its solver-suite flags (--petsc, --scipy, --trilinos, --pyamgx) from sys.argv, so no
 option here may take those names.
@@ -152,6 +152,54 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_mesh(args) -> int:
+    """Build (or fetch from the cache) a case's mesh, check it, summarise it, draw it."""
+    from .mesh import GeometryError, build_domain
+
+    import warnings
+
+    try:
+        case = load_case(args.case)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                domain = build_domain(case.builder.build(case.geometry))
+        except (GeometryError, ValueError) as exc:
+            raise CaseError([Problem(str(case.path), "geometry", str(exc))]) from None
+    except CaseError as exc:
+        print(f"{len(exc.problems)} problem(s) in {args.case}:", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    st = domain.stats
+    print(f"{args.case}: {domain.n_cells} cells, {st.get('faces', '?')} faces "
+          f"({'axisymmetric (r, z)' if domain.cylindrical else f'{domain.dim}D'})")
+    if st.get("mesh_file"):
+        print(f"  mesh file: {st['mesh_file']}{' (cached)' if st.get('cache_hit') else ''}")
+    for name, v in st.get("compartment_volumes_um3", {}).items():
+        print(f"  compartment {name:<16} {v:.6g} um^3")
+    for name, a in st.get("surface_areas_um2", {}).items():
+        print(f"  surface     {name:<24} {a:.6g} um^2")
+    for name, c in st.get("clefts", {}).items():
+        print(f"  cleft {name}: {c['mean_um'] * 1e3:.3f} nm (nominal {c['nominal_um'] * 1e3:.3f} nm)")
+    q = st.get("quality", {})
+    if "non_orthogonality_deg" in q:
+        no, sk = q["non_orthogonality_deg"], q["skewness"]
+        print(f"  non-orthogonality: mean {no['mean']:.1f}°, max {no['max']:.1f}°; "
+              f"skewness: mean {sk['mean']:.2f}, max {sk['max']:.2f}")
+    for w in caught:
+        print(f"  warning: {w.message}", file=sys.stderr)
+    if args.png:
+        from .geometry.picture import focus_of, render_mesh_png
+
+        title = f"{case.info.name}: {case.geometry.builder}, {domain.n_cells} cells"
+        out = render_mesh_png(args.png, domain.vtk_points, domain.vtk_cells, domain.compartment_id,
+                              domain.compartment_names, domain.dim, domain.cylindrical,
+                              focus=focus_of(domain), title=title)
+        print(f"  picture: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
     p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("mesh", help="build, check and summarise a case's mesh; --png draws it")
+    p.add_argument("case")
+    p.add_argument("--png", help="write a picture of the tagged mesh (compartments, cut, zoom)")
+    p.set_defaults(func=cmd_mesh)
     args = parser.parse_args(argv)
     return args.func(args)
 

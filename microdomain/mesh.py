@@ -13,6 +13,7 @@ import fipy as fp
 import numpy as np
 
 from .geometry.structured import StructuredGeometry, SurfaceSpec
+from .geometry.unstructured import UnstructuredGeometry
 from .io import structured_cells
 
 
@@ -140,7 +141,9 @@ def _surface_faces(spec: SurfaceSpec, geo, mesh, comp_id, names, face_cells, tol
     return np.flatnonzero(mask)
 
 
-def build_domain(geo: StructuredGeometry) -> Domain:
+def build_domain(geo: StructuredGeometry | UnstructuredGeometry) -> Domain:
+    if isinstance(geo, UnstructuredGeometry):
+        return build_unstructured_domain(geo)
     mesh = _fipy_grid(geo)
     centers = np.asarray(mesh.cellCenters)
     coords = {a: centers[i] for i, a in enumerate(geo.axes)}
@@ -185,4 +188,161 @@ def build_domain(geo: StructuredGeometry) -> Domain:
                "cells": int(mesh.numberOfCells), "faces": int(mesh.numberOfFaces),
                "min_spacing_um": float(smallest),
                "max_spacing_um": float(max(np.diff(n).max() for n in geo.nodes))},
+    )
+
+
+# ------------------------------------------------------------------ unstructured meshes --
+# Gmsh builders and user mesh files (microdomain/geometry/unstructured.py). FiPy has no
+# cylindrical counterpart of its Gmsh2D mesh, so the (r, z) variant weights the 2D mesh by r
+# here exactly as FiPy's CylindricalGrid2D does: face areas × r of the face centre (exact for
+# straight faces by Pappus), cell volumes = ∫ r dA over the polygon (exact), both per radian.
+
+class CylindricalMesh2D(fp.meshes.mesh2D.Mesh2D):
+    """An unstructured 2D mesh in the (r, z) half-plane (x = r ≥ 0) read as a body of revolution:
+    areas and volumes per radian, as in FiPy's CylindricalGrid2D."""
+
+    def __init__(self, vertexCoords, faceVertexIDs, cellFaceIDs, r_volumes):
+        self._r_volumes = np.asarray(r_volumes, float)
+        super().__init__(vertexCoords, faceVertexIDs, cellFaceIDs)
+
+    def _calcFaceAreas(self):
+        return super()._calcFaceAreas() * self._faceCenters[0]
+
+    def _calcCellVolumes(self):
+        return self._r_volumes
+
+
+# Degenerate (collapsed) stand-ins: node lists of a wider cell type that trace the same cell.
+_AS_HEX = {"hexahedron": [0, 1, 2, 3, 4, 5, 6, 7], "wedge": [0, 1, 2, 2, 3, 4, 5, 5],
+           "pyramid": [0, 1, 2, 3, 4, 4, 4, 4], "tetra": [0, 1, 2, 2, 3, 3, 3, 3]}
+_AS_QUAD = {"quad": [0, 1, 2, 3], "triangle": [0, 1, 2, 2]}
+
+
+def _one_vtk_block(blocks):
+    """The cells as a single meshio block, in FiPy's order: io.VTKSeries attaches one array per
+    field, which meshio accepts only for one block. Mixed meshes (the polar pm_punctum grid:
+    hexahedra plus wedges on the axis) are written as degenerate hexahedra (quads in 2D), which
+    VTK readers display as the original cells."""
+    if len(blocks) <= 1:
+        return [(t, c) for t, c in blocks]
+    table, kind = (_AS_QUAD, "quad") if blocks[0][0] in _AS_QUAD else (_AS_HEX, "hexahedron")
+    return [(kind, np.concatenate([c[:, table[t]] for t, c in blocks]))]
+
+
+def build_unstructured_domain(geo: UnstructuredGeometry, warn_quality: bool = True) -> Domain:
+    """Domain of a tagged mesh file: compartments from its cell tags, face sets from its
+    boundary-element tags, checked (tags, claims, cell quality) on the way in."""
+    from . import mesh_checks
+    from .geometry.unstructured import (MeshFileError, build_faces, polygon_r_moment,
+                                        read_tagged_mesh, signed_measures)
+
+    try:
+        tm = read_tagged_mesh(geo.path, geo.length_scale, geo.dim)
+    except MeshFileError as exc:
+        raise GeometryError(str(exc)) from None
+    names = tuple(geo.compartments)
+    unknown = [t for t in tm.cell_tag_names if t not in names]
+    if unknown:
+        raise GeometryError(f"{geo.path}: cells tagged {', '.join(map(repr, unknown))} belong to no "
+                            f"compartment of the case; compartments: {', '.join(names)}")
+    missing = [c for c in names if c not in tm.cell_tag_names]
+    if missing:
+        raise GeometryError(f"{geo.path}: no cells tagged {', '.join(map(repr, missing))}; the mesh "
+                            f"has cell tags {', '.join(tm.cell_tag_names)}")
+    comp_id = np.array([names.index(t) for t in tm.cell_tag_names])[tm.cell_tags]
+    faces = build_faces(tm.cell_blocks)
+    points = tm.points
+    if geo.cylindrical:
+        if geo.dim != 2:
+            raise GeometryError("an axisymmetric (r, z) mesh must be two-dimensional")
+        if points[:, 0].min() < -1e-9 * max(1.0, np.abs(points).max()):
+            raise GeometryError(f"{geo.path}: an axisymmetric mesh lies in x = r ≥ 0, but reaches "
+                                f"x = {points[:, 0].min():.3g} um")
+        r_vol = np.concatenate([polygon_r_moment(points, conn) for _, conn in tm.cell_blocks])
+        mesh = CylindricalMesh2D(points.T.copy(), faces.face_vertices, faces.cell_faces, r_vol)
+    elif geo.dim == 2:
+        mesh = fp.meshes.mesh2D.Mesh2D(points.T.copy(), faces.face_vertices, faces.cell_faces)
+    else:
+        mesh = fp.meshes.mesh.Mesh(points.T.copy(), faces.face_vertices, faces.cell_faces)
+    fcells = np.asarray(mesh.faceCellIDs.filled(-1)).astype(np.int64)
+
+    surfaces = {}
+    problems = []
+    for claim in geo.surfaces:
+        blocks = [conn for _, conn, tag in tm.facets if tag == claim.name]
+        if not blocks:
+            problems.append(f"no boundary elements tagged {claim.name!r}")
+            continue
+        ids = np.concatenate([faces.lookup(conn) for conn in blocks])
+        if np.any(ids < 0):
+            problems.append(f"{int(np.sum(ids < 0))} elements tagged {claim.name!r} are not faces of "
+                            "any cell (a non-conforming surface)")
+        ids = np.unique(ids[ids >= 0])
+        if ids.size:
+            surfaces[claim.name] = FaceSet(claim.name, ids, fcells[0, ids], fcells[1, ids])
+    if problems:
+        have = sorted({tag for _, _, tag in tm.facets})
+        raise GeometryError(f"{geo.path}: " + "; ".join(problems) +
+                            f". The mesh has surface tags {', '.join(have) or '(none)'}")
+    problems = mesh_checks.check_claims(geo.surfaces, surfaces, fcells, comp_id, names)
+    if problems:
+        raise GeometryError(f"{geo.path}: " + "; ".join(problems))
+
+    volumes = np.asarray(mesh.cellVolumes, float)
+    if np.any(volumes <= 0):
+        raise GeometryError(f"{geo.path}: {int(np.sum(volumes <= 0))} cells have no positive volume")
+    face_centers = np.asarray(mesh.faceCenters)
+    face_normals = np.asarray(mesh.faceNormals)
+    centers = np.asarray(mesh.cellCenters)
+    angle, skew = mesh_checks.face_quality(face_centers, face_normals, fcells, centers)
+    quality = mesh_checks.quality_stats(angle, skew, warn=warn_quality, label=str(geo.path))
+    signed = signed_measures(points, tm.cell_blocks)
+    angle_factor = 2 * np.pi if geo.cylindrical else 1.0
+    areas = np.asarray(mesh._faceAreas, float)
+    stats = {
+        "kind": "unstructured", "dim": geo.dim, "axes": list(geo.axes), "cylindrical": geo.cylindrical,
+        "cells": int(mesh.numberOfCells), "faces": int(mesh.numberOfFaces),
+        "cell_types": {t: int(c.shape[0]) for t, c in tm.cell_blocks},
+        # vertex order: one sign throughout is consistent (Gmsh's 2D cells may all turn clockwise)
+        "orientation": {"positive": int(np.sum(signed > 0)), "negative": int(np.sum(signed < 0)),
+                        "undefined": int(np.sum(~np.isfinite(signed)))},
+        "min_cell_size_um": float(np.min(np.asarray(mesh.cellVolumes) / (centers[0] if geo.cylindrical
+                                                                           else 1.0)) ** (1 / geo.dim)),
+        "compartment_volumes_um3": {n: float(volumes[comp_id == i].sum() * angle_factor)
+                                    for i, n in enumerate(names)},
+        "surface_areas_um2": {n: float(areas[fs.faces].sum() * angle_factor)
+                              for n, fs in surfaces.items()},
+        "quality": quality,
+        "membranes_checked": True,
+        **geo.notes,
+    }
+    clefts = {}
+    for key, (sa, sb, nominal) in geo.reference.get("clefts", {}).items():
+        if sa in surfaces and sb in surfaces:
+            clefts[key] = {"surfaces": [sa, sb], "nominal_um": nominal,
+                           **{f"{k}_um": v for k, v in mesh_checks.surface_gap(
+                               face_centers, face_normals, surfaces[sa].faces, surfaces[sb].faces).items()}}
+    if clefts:
+        stats["clefts"] = clefts
+    vtk_points = np.zeros((points.shape[0], 3))
+    vtk_points[:, : geo.dim] = points
+    vtk_cells = _one_vtk_block(tm.cell_blocks)
+    if len(vtk_cells) != len(tm.cell_blocks):
+        stats["vtk_cells"] = ("mixed cell types written as one block of degenerate "
+                              f"{vtk_cells[0][0]} (io.VTKSeries writes one block)")
+    return Domain(
+        mesh=mesh,
+        compartment_names=names,
+        compartment_id=comp_id,
+        surfaces=surfaces,
+        volumes=volumes,
+        face_areas=areas,
+        face_cells=fcells,
+        cell_centers=centers,
+        axes=geo.axes,
+        cylindrical=geo.cylindrical,
+        vtk_points=vtk_points,
+        vtk_cells=vtk_cells,
+        nodes=None,
+        stats=stats,
     )

@@ -9,3 +9,4 @@ from ..registry import Registry
 builders: Registry = Registry("geometry builder", "microdomain.geometry")
 
 from . import structured  # noqa: E402,F401  (registers box and axisymmetric)
+from . import contacts, mesh_file, punctum  # noqa: E402,F401  (Gmsh builders, user meshes)

@@ -1,0 +1,334 @@
+"""Organelle contacts built from solids of revolution: `mam_contact` and `er_lysosome`.
+
+Both put a flat ER sheet (lumen + membrane) with its top at z = 0 under an organelle idealised
+as a ball flattened against the ER: the ball of radius R is cut by the plane z = gap, which
+leaves a flat contact disk of radius `contact_radius` facing the ER across a cleft of uniform
+width `gap`. A cylinder of cytosol surrounds everything out to `bulk` beyond the organelles.
+
+Construction (Gmsh OpenCASCADE): the solids are made and fragmented together with a cleft
+cylinder (r ≤ contact_radius, 0 ≤ z ≤ gap) whose faces split the ER top at the patch edge.
+Every fragment is assigned a compartment from the solids that contain it; every interface
+from the compartments on its two sides (and whether it touches the cleft). The 2D variant is
+the (r, z) half-plane of the same bodies and FiPy weights it by r (see microdomain.mesh).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Literal
+
+from pydantic import Field, model_validator
+
+from ..quantities import Length
+from . import builders
+from .gmsh_tools import (Expr, GmshBuilder, GmshParams, Shapes, add_physical_groups,
+                         mesh_options, size_field, truncated_ball_measures)
+from .unstructured import OUTSIDE, SurfaceClaim
+
+NM = 1e-3
+
+
+def _gap_range(gap: float) -> None:
+    if not 5 * NM - 1e-12 <= gap <= 100 * NM + 1e-12:
+        raise ValueError(f"gap must lie between 5 nm and 100 nm (got {gap / NM:g} nm)")
+
+
+class _ContactParams(GmshParams):
+    gap: Length = Field(0.020, gt=0)
+    contact_radius: Length = Field(0.150, gt=0)
+    er_thickness: Length = Field(0.050, gt=0)
+    er_radius: Length = Field(0.400, gt=0)
+    bulk: Length = Field(0.250, gt=0)
+
+    def mesh_size(self, name: str) -> float:
+        v = getattr(self, name)
+        if v is None and name == "size_min" and self.variant == "3d":
+            return 0.5 * self.gap          # two cells across the cleft in 3D by default
+        return super().mesh_size(name)
+
+    @model_validator(mode="after")
+    def _contact(self):
+        _gap_range(self.gap)
+        if self.contact_radius >= self.er_radius:
+            raise ValueError(f"contact_radius ({self.contact_radius / NM:g} nm) must be smaller than "
+                             f"er_radius ({self.er_radius / NM:g} nm)")
+        return self
+
+
+def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
+                           compartment_of: Callable[[set[str]], str],
+                           surface_of: Callable[[str, str, bool], str | None]):
+    """Fragment the solids; map every piece to a compartment and every interface to a surface.
+
+    `shapes` lists the domain first. `surface_of(comp_a, comp_b, touches_cleft)` names an
+    interface (comp_b is OUTSIDE on the outer boundary) or returns None to leave it untagged.
+    """
+    occ = gmsh.model.occ
+    names = list(shapes)
+    objects = [(dim, shapes[names[0]])]
+    tools = [(dim, shapes[n]) for n in names[1:]]
+    _, children = occ.fragment(objects, tools)
+    occ.synchronize()
+    member: dict[int, set[str]] = {}
+    for name, kids in zip(names, children):
+        for d, tag in kids:
+            if d == dim:
+                member.setdefault(tag, set()).add(name)
+    volumes: dict[str, list[int]] = {}
+    comp_of_piece = {}
+    for tag, sset in member.items():
+        comp = compartment_of(sset)
+        comp_of_piece[tag] = comp
+        volumes.setdefault(comp, []).append(tag)
+    surfaces: dict[str, list[int]] = {}
+    for _, e in gmsh.model.getEntities(dim - 1):
+        up, _ = gmsh.model.getAdjacencies(dim - 1, e)
+        pieces = [t for t in up if t in comp_of_piece]
+        if dim == 2:
+            xmin, _, _, xmax, _, _ = gmsh.model.getBoundingBox(1, e)
+            if len(pieces) == 1 and xmax < 1e-6:
+                continue            # the symmetry axis r = 0: no flux by symmetry
+        comps = [comp_of_piece[t] for t in pieces]
+        cleft = any("cleft" in member[t] for t in pieces)
+        if len(comps) == 1:
+            name = surface_of(comps[0], OUTSIDE, cleft)
+        else:
+            name = surface_of(comps[0], comps[1], cleft)
+        if name:
+            surfaces.setdefault(name, []).append(e)
+    return volumes, surfaces
+
+
+def _pair(a: str, b: str, x: str, y: str) -> bool:
+    return {a, b} == {x, y}
+
+
+# ------------------------------------------------------------------------ mam_contact --
+
+class MamContactParams(_ContactParams):
+    builder: Literal["mam_contact"] = "mam_contact"
+    mito_radius: Length = Field(0.300, gt=0)
+    ims_width: Length = Field(0.020, gt=0)
+
+    @model_validator(mode="after")
+    def _mito(self):
+        R, a, w = self.mito_radius, self.contact_radius, self.ims_width
+        if a >= R:
+            raise ValueError(f"contact_radius ({a / NM:g} nm) must be smaller than mito_radius "
+                             f"({R / NM:g} nm)")
+        if w >= 0.5 * R:
+            raise ValueError(f"ims_width ({w / NM:g} nm) must be less than half of mito_radius")
+        d = math.sqrt(R * R - a * a)
+        if a * a <= 2 * w * (R - d):
+            raise ValueError("contact_radius too small for the inner membrane to stay flat under the "
+                             f"contact: need contact_radius > {math.sqrt(2 * w * (R - d)) / NM:.0f} nm "
+                             "or a thinner ims_width")
+        return self
+
+
+@builders.register("mam_contact")
+class MamContact(GmshBuilder):
+    """ER sheet facing a flattened mitochondrion (OMM, IMS, IMM, matrix) across a cleft `gap`."""
+
+    name = "mam_contact"
+    Params = MamContactParams
+
+    @staticmethod
+    def compartment_names(p) -> list[str]:
+        return ["cytosol", "er", "ims", "matrix"]
+
+    @staticmethod
+    def surface_names(p) -> list[str]:
+        return ["er_membrane", "er_mam_patch", "omm", "omm_mam_patch", "imm", "outer"]
+
+    @classmethod
+    def claims(cls, p):
+        return (SurfaceClaim("er_membrane", (("er", "cytosol"),)),
+                SurfaceClaim("er_mam_patch", (("er", "cytosol"),)),
+                SurfaceClaim("omm", (("ims", "cytosol"),)),
+                SurfaceClaim("omm_mam_patch", (("ims", "cytosol"),)),
+                SurfaceClaim("imm", (("matrix", "ims"),)),
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),)))
+
+    @staticmethod
+    def _layout(p):
+        R, a = p.mito_radius, p.contact_radius
+        d = math.sqrt(R * R - a * a)
+        zc = p.gap + d
+        Rd = max(p.er_radius, R) + p.bulk
+        return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, z0=-p.er_thickness - p.bulk, z1=zc + R + p.bulk)
+
+    @classmethod
+    def reference(cls, p) -> dict:
+        L = cls._layout(p)
+        R, a, d, w, t, r_er = L["R"], L["a"], L["d"], p.ims_width, p.er_thickness, p.er_radius
+        Vo, So, Fo = truncated_ball_measures(R, d)
+        Vi, Si, Fi = truncated_ball_measures(R - w, d - w)
+        H = L["z1"] - L["z0"]
+        V_dom = math.pi * L["Rd"] ** 2 * H
+        V_er = math.pi * r_er**2 * t
+        return {
+            "volumes": {"cytosol": V_dom - V_er - Vo, "er": V_er, "ims": Vo - Vi, "matrix": Vi},
+            "areas": {"er_mam_patch": math.pi * a * a,
+                      "er_membrane": 2 * math.pi * r_er**2 + 2 * math.pi * r_er * t - math.pi * a * a,
+                      "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi,
+                      "outer": 2 * math.pi * L["Rd"] * H + 2 * math.pi * L["Rd"] ** 2},
+            "clefts": {"mam": ["er_mam_patch", "omm_mam_patch", p.gap]},
+        }
+
+    @classmethod
+    def _generate(cls, gmsh, p) -> dict:
+        dim = cls.dim(p)
+        L = cls._layout(p)
+        sh = Shapes(gmsh, dim)
+        shapes = {
+            "domain": sh.cylinder(L["Rd"], L["z0"], L["z1"]),
+            "er": sh.cylinder(p.er_radius, -p.er_thickness, 0.0),
+            "omm": sh.truncated_ball(L["zc"], L["R"], p.gap),
+            "imm": sh.truncated_ball(L["zc"], L["R"] - p.ims_width, p.gap + p.ims_width),
+            "cleft": sh.cylinder(L["a"], 0.0, p.gap),
+        }
+
+        def compartment_of(s):
+            if "imm" in s:
+                return "matrix"
+            if "omm" in s:
+                return "ims"
+            if "er" in s:
+                return "er"
+            return "cytosol"
+
+        def surface_of(x, y, cleft):
+            if _pair(x, y, "er", "cytosol"):
+                return "er_mam_patch" if cleft else "er_membrane"
+            if _pair(x, y, "ims", "cytosol"):
+                return "omm_mam_patch" if cleft else "omm"
+            if _pair(x, y, "matrix", "ims"):
+                return "imm"
+            if _pair(x, y, "cytosol", OUTSIDE):
+                return "outer"
+            return None
+
+        volumes, surfaces = _fragment_and_classify(gmsh, dim, shapes, compartment_of, surface_of)
+        e = Expr(dim)
+        hmin, hmem = p.mesh_size("size_min"), p.mesh_size("size_membrane")
+        features = [
+            (e.plane_disk(0.0, L["a"]), hmin),
+            (e.plane_disk(p.gap, L["a"]), hmin),
+            (e.cylinder_surface(p.er_radius, -p.er_thickness, 0.0), hmem),
+            (e.sphere(L["zc"], L["R"]), hmem),
+            (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
+            (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
+        ]
+        size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
+        mesh_options(gmsh, dim)
+        add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
+        gmsh.model.mesh.generate(dim)
+        return {}
+
+
+# ------------------------------------------------------------------------ er_lysosome --
+
+class ErLysosomeParams(_ContactParams):
+    builder: Literal["er_lysosome"] = "er_lysosome"
+    gap: Length = Field(0.015, gt=0)
+    lysosome_radius: Length = Field(0.250, gt=0)
+
+    @model_validator(mode="after")
+    def _lysosome(self):
+        if self.contact_radius >= self.lysosome_radius:
+            raise ValueError(f"contact_radius ({self.contact_radius / NM:g} nm) must be smaller than "
+                             f"lysosome_radius ({self.lysosome_radius / NM:g} nm)")
+        return self
+
+
+@builders.register("er_lysosome")
+class ErLysosome(GmshBuilder):
+    """Lysosome flattened against an ER sheet across a cleft `gap` (~15 nm)."""
+
+    name = "er_lysosome"
+    Params = ErLysosomeParams
+
+    @staticmethod
+    def compartment_names(p) -> list[str]:
+        return ["cytosol", "er", "lysosome"]
+
+    @staticmethod
+    def surface_names(p) -> list[str]:
+        return ["er_membrane", "er_contact_patch", "lysosome_membrane", "lysosome_contact_patch",
+                "outer"]
+
+    @classmethod
+    def claims(cls, p):
+        return (SurfaceClaim("er_membrane", (("er", "cytosol"),)),
+                SurfaceClaim("er_contact_patch", (("er", "cytosol"),)),
+                SurfaceClaim("lysosome_membrane", (("lysosome", "cytosol"),)),
+                SurfaceClaim("lysosome_contact_patch", (("lysosome", "cytosol"),)),
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),)))
+
+    @staticmethod
+    def _layout(p):
+        R, a = p.lysosome_radius, p.contact_radius
+        d = math.sqrt(R * R - a * a)
+        zc = p.gap + d
+        Rd = max(p.er_radius, R) + p.bulk
+        return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, z0=-p.er_thickness - p.bulk, z1=zc + R + p.bulk)
+
+    @classmethod
+    def reference(cls, p) -> dict:
+        L = cls._layout(p)
+        R, a, d, t, r_er = L["R"], L["a"], L["d"], p.er_thickness, p.er_radius
+        V, S, F = truncated_ball_measures(R, d)
+        H = L["z1"] - L["z0"]
+        V_er = math.pi * r_er**2 * t
+        return {
+            "volumes": {"cytosol": math.pi * L["Rd"] ** 2 * H - V_er - V, "er": V_er, "lysosome": V},
+            "areas": {"er_contact_patch": math.pi * a * a,
+                      "er_membrane": 2 * math.pi * r_er**2 + 2 * math.pi * r_er * t - math.pi * a * a,
+                      "lysosome_contact_patch": F, "lysosome_membrane": S,
+                      "outer": 2 * math.pi * L["Rd"] * H + 2 * math.pi * L["Rd"] ** 2},
+            "clefts": {"er_lysosome": ["er_contact_patch", "lysosome_contact_patch", p.gap]},
+        }
+
+    @classmethod
+    def _generate(cls, gmsh, p) -> dict:
+        dim = cls.dim(p)
+        L = cls._layout(p)
+        sh = Shapes(gmsh, dim)
+        shapes = {
+            "domain": sh.cylinder(L["Rd"], L["z0"], L["z1"]),
+            "er": sh.cylinder(p.er_radius, -p.er_thickness, 0.0),
+            "lysosome": sh.truncated_ball(L["zc"], L["R"], p.gap),
+            "cleft": sh.cylinder(L["a"], 0.0, p.gap),
+        }
+
+        def compartment_of(s):
+            if "lysosome" in s:
+                return "lysosome"
+            if "er" in s:
+                return "er"
+            return "cytosol"
+
+        def surface_of(x, y, cleft):
+            if _pair(x, y, "er", "cytosol"):
+                return "er_contact_patch" if cleft else "er_membrane"
+            if _pair(x, y, "lysosome", "cytosol"):
+                return "lysosome_contact_patch" if cleft else "lysosome_membrane"
+            if _pair(x, y, "cytosol", OUTSIDE):
+                return "outer"
+            return None
+
+        volumes, surfaces = _fragment_and_classify(gmsh, dim, shapes, compartment_of, surface_of)
+        e = Expr(dim)
+        hmin, hmem = p.mesh_size("size_min"), p.mesh_size("size_membrane")
+        features = [
+            (e.plane_disk(0.0, L["a"]), hmin),
+            (e.plane_disk(p.gap, L["a"]), hmin),
+            (e.cylinder_surface(p.er_radius, -p.er_thickness, 0.0), hmem),
+            (e.sphere(L["zc"], L["R"]), hmem),
+        ]
+        size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
+        mesh_options(gmsh, dim)
+        add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
+        gmsh.model.mesh.generate(dim)
+        return {}

@@ -150,17 +150,17 @@ def run_fipy_terms(n: int, dt: float, steps: int) -> dict:
     t0 = time.perf_counter()
     mesh = fp.Grid3D(nx=n, ny=n, nz=n, dx=1.0 / n, dy=1.0 / n, dz=1.0 / n)
     kd = KOFF / KON
-    c = fp.CellVariable(mesh=mesh, value=C0)
-    cb = fp.CellVariable(mesh=mesh, value=BT * C0 / (kd + C0))
+    c = fp.CellVariable(mesh=mesh, value=C0, hasOld=True)
+    cb = fp.CellVariable(mesh=mesh, value=BT * C0 / (kd + C0), hasOld=True)
     fx, fy, fz = mesh.faceCenters
-    patch = mesh.facesBottom & (((fx - 0.5) ** 2 + (fy - 0.5) ** 2) <= 0.05**2)
+    patch = (np.asarray(fz) < 1e-12) & (((fx - 0.5) ** 2 + (fy - 0.5) ** 2) <= 0.05**2)   # z = 0 wall
     j = SIGMA / float(np.sum(np.asarray(mesh._faceAreas)[np.asarray(patch)]))
     influx = fp.FaceVariable(mesh=mesh, value=0.0)
     influx.setValue(j, where=patch)
     solver = fp.LinearCGSolver(tolerance=CG_TOL, criterion="initial")
     eq_c = (fp.TransientTerm(var=c) == fp.DiffusionTerm(D, var=c)
             - fp.ImplicitSourceTerm(KON * (BT - cb), var=c) + KOFF * cb
-            + (influx * (-mesh.faceNormals)).divergence)
+            + (influx * mesh.faceNormals).divergence)   # exterior normals point out: +j enters
     eq_b = (fp.TransientTerm(var=cb) == fp.DiffusionTerm(D, var=cb)
             - fp.ImplicitSourceTerm(KON * c + KOFF, var=cb) + KON * c * BT)
     setup = time.perf_counter() - t0

@@ -128,8 +128,10 @@ class DirectNewton:
         col_of_entry = np.repeat(np.arange(n * N), np.diff(pattern.indptr))
         self.keys = col_of_entry * (n * N) + pattern.indices.astype(np.int64)
         t_rows, t_cols = np.concatenate(rows), np.concatenate(cols)
+        # float even when every transport matrix is empty (one cell; all D = 0): bincount of an
+        # empty array returns int64 whatever its weights
         self.base = np.bincount(self.position(t_rows, t_cols), weights=np.concatenate(vals),
-                                minlength=pattern.nnz)
+                                minlength=pattern.nnz).astype(float)
         self.pos_diag = self.position(diag, diag)
         self.pos_pairs = self.position(np.concatenate(pr), np.concatenate(pc)) if pr else None
 
@@ -190,8 +192,9 @@ class IterativeSweeps:
             A.sort_indices()
             keys = np.repeat(np.arange(N), np.diff(A.indptr)) * N + A.indices.astype(np.int64)
             coo = T.tocoo()
-            base = np.bincount(np.searchsorted(keys, coo.row.astype(np.int64) * N + coo.col), weights=coo.data,
-                               minlength=A.nnz)
+            positions = np.searchsorted(keys, coo.row.astype(np.int64) * N + coo.col)
+            base = np.bincount(positions, weights=coo.data,
+                               minlength=A.nnz).astype(float)   # int64 if T is empty (D = 0)
             diag = np.searchsorted(keys, np.arange(N) * (N + 1))
             self.blocks.append((A, base, diag))
         self.self_pairs = {r: i for i, (r, c) in enumerate(disc.pairs) if r == c}

@@ -1,4 +1,4 @@
-"""Command line: microdomain validate | run | info | render | plot | mesh.
+"""Command line: microdomain validate | run | info | render | plot | mesh | verify.
 
 FiPy reads its solver-suite flags (--petsc, --scipy, --trilinos, --pyamgx) from sys.argv, so no
 option here may take those names.
@@ -200,6 +200,35 @@ def cmd_mesh(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    import time
+
+    from .verification.report import text_table, write_report
+    from .verification.studies import STUDIES, run_studies
+
+    names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    unknown = [n for n in names or [] if n not in STUDIES]
+    if unknown:
+        print(f"unknown stud{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+              f"known: {', '.join(STUDIES)}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    mode = "full" if args.full else "quick"
+    start = time.perf_counter()
+    results = run_studies(quick=not args.full, names=names,
+                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    command = "microdomain verify" + (" --full" if args.full else " --quick")
+    if names:
+        command += f" --only {','.join(names)}"
+    command += f" --out {args.out}" + (f" --report {args.report}" if args.report else "")
+    report = write_report(results, Path(args.out), Path(args.report) if args.report else None, mode,
+                          command, time.perf_counter() - start)
+    print(text_table(results))
+    failed = [r.name for r in results if not r.passed]
+    print(f"\n{len(results) - len(failed)}/{len(results)} studies passed; report: {report}"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return EXIT_RUN_FAILED if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("case")
     p.add_argument("--png", help="write a picture of the tagged mesh (compartments, cut, zoom)")
     p.set_defaults(func=cmd_mesh)
+    p = sub.add_parser("verify", help="convergence and exact-solution studies: report.md + plots")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--quick", action="store_true", help="small sizes, ~1 min (default)")
+    level.add_argument("--full", action="store_true", help="full refinement, several minutes")
+    p.add_argument("--out", required=True, help="directory for report.md and the PNG plots")
+    p.add_argument("--report", help="write the Markdown report here instead of OUT/report.md")
+    p.add_argument("--only", help="comma-separated study names (default: all)")
+    p.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,201 @@
+"""Manufactured solutions for one ion + one mobile buffer with mass-action binding.
+
+The solver's unknowns are the free ion c and the *bound* buffer cb (free buffer b = B_T − cb);
+it integrates, per unknown u,
+
+    du/dt = D_u ∇²u + R_u(U) + S_u(x, t),    R_cb = −R_c = kon·c·(B_T − cb) − koff·cb,
+
+with no-flux walls. We choose a spatial mode φ with −∇²φ = k²φ and zero normal slope on every
+wall (cosines on a box; J0(j1·r/R)·cos(πz/H) on a cylinder, j1 the first zero of J1) and
+
+    c_m  = c0  + a·φ(x)·g(t),       cb_m = cb0 + β·φ(x)·g(t),   (b_m = B_T − cb_m)
+
+so the sources that make (c_m, cb_m) exact are (REFERENCES.md, written for the bound state)
+
+    S_c  = a·φ·(g' + D_c·k²·g) + R,     S_cb = β·φ·(g' + D_B·k²·g) − R,   R = kon c_m b_m − koff cb_m.
+
+Two time profiles: ``linear`` g = t/τ starts from the uniform equilibrium the case builds itself
+and is integrated exactly by backward Euler (its truncation error is zero for solutions linear
+in t, whatever the nonlinearity), so a space study sees the spatial error alone; ``exp``
+g = e^{−t/τ} is the textbook form (its initial state replaces the case's).
+
+The source enters through the solver's own hook, ``System.source`` (a callable t → array of
+shape (n_unknowns, n_cells) in µM/ms, added to the right-hand side at the new time level), with
+``dataclasses.replace``; nothing else in the solver is touched.
+
+A *discrete* manufactured solution (:func:`discrete_manufactured_system`) builds the source
+from the assembled transport matrices instead of the continuous Laplacian: the semi-discrete
+ODE system then has U_m(t) at the cell centres as its exact solution, and the only error left is
+that of the time integrator (time-order studies on a PDE, free of any spatial error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.special import j0
+
+J1_FIRST_ZERO = 3.8317059702075125   # first positive zero of J1 (= first extremum of J0)
+
+
+# ------------------------------------------------------------------------------ spatial modes --
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of a separable mode along one axis: cos(nπ(x − lo)/L) or J0(j1·r/L)."""
+
+    axis: int
+    kind: Literal["cos", "j0"]
+    length: float
+    n: int = 1
+    lo: float = 0.0
+
+    @property
+    def k2(self) -> float:
+        if self.kind == "cos":
+            return (self.n * np.pi / self.length) ** 2
+        return (J1_FIRST_ZERO / self.length) ** 2
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "cos":
+            return np.cos(self.n * np.pi * (x - self.lo) / self.length)
+        return j0(J1_FIRST_ZERO * x / self.length)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Product of factors: an eigenfunction of −∇² (Cartesian, or cylindrical with axis 0 = r)
+    with eigenvalue k² = Σ k_i² and zero normal derivative on every wall of the box."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def k2(self) -> float:
+        return float(sum(f.k2 for f in self.factors))
+
+    def __call__(self, centers: np.ndarray) -> np.ndarray:
+        centers = np.atleast_2d(centers)
+        out = np.ones(centers.shape[1])
+        for f in self.factors:
+            out = out * f(centers[f.axis])
+        return out
+
+
+# ---------------------------------------------------------------------------- the solution --
+
+@dataclass(frozen=True)
+class BindingMMS:
+    """Parameters of the manufactured ion + buffer pair, internal units (µm, ms, µM)."""
+
+    D_c: float = 0.22        # µm²/ms
+    D_B: float = 0.05        # µm²/ms
+    kon: float = 0.1         # 1/(µM·ms)
+    koff: float = 0.1        # 1/ms
+    B_total: float = 100.0   # µM
+    c0: float = 1.0          # µM, uniform level; cb0 is its binding equilibrium
+    a: float = 0.5           # µM, amplitude of c
+    beta: float = 10.0       # µM, amplitude of cb (bound)
+    tau: float = 1.0         # ms
+    profile: Literal["linear", "exp"] = "linear"
+
+    @property
+    def Kd(self) -> float:
+        return self.koff / self.kon
+
+    @property
+    def cb0(self) -> float:
+        return self.B_total * self.c0 / (self.Kd + self.c0)
+
+    def g(self, t: float) -> float:
+        return t / self.tau if self.profile == "linear" else float(np.exp(-t / self.tau))
+
+    def dg(self, t: float) -> float:
+        return 1.0 / self.tau if self.profile == "linear" else -float(np.exp(-t / self.tau)) / self.tau
+
+    def exact(self, phi: np.ndarray, t: float) -> np.ndarray:
+        """(c_m, cb_m) for the mode values φ at time t; shape (2, n_points)."""
+        g = self.g(t)
+        return np.stack([self.c0 + self.a * phi * g, self.cb0 + self.beta * phi * g])
+
+    def reaction(self, U: np.ndarray) -> np.ndarray:
+        """Binding rate into the bound state, kon·c·(B_T − cb) − koff·cb."""
+        c, cb = U
+        return self.kon * c * (self.B_total - cb) - self.koff * cb
+
+    def source(self, phi: np.ndarray, k2: float, t: float) -> np.ndarray:
+        """(S_c, S_cb) in µM/ms for the continuous problem."""
+        g, dg = self.g(t), self.dg(t)
+        R = self.reaction(self.exact(phi, t))
+        return np.stack([self.a * phi * (dg + self.D_c * k2 * g) + R,
+                         self.beta * phi * (dg + self.D_B * k2 * g) - R])
+
+    def species_and_buffer(self) -> dict:
+        """Case-file sections for this pair (values written with their units)."""
+        return {
+            "species": [{"ion": "Ca", "D": f"{self.D_c!r} um**2/ms", "initial": f"{self.c0!r} uM"}],
+            "buffers": [{"name": "B", "in": "cytosol", "total": f"{self.B_total!r} uM",
+                         "D": f"{self.D_B!r} um**2/ms",
+                         "sites": [{"ion": "Ca", "kon": f"{self.kon!r} /uM/ms",
+                                    "koff": f"{self.koff!r} /ms"}]}],
+        }
+
+
+def _check_layout(system) -> None:
+    names = [u.name for u in system.chemistry.unknowns]
+    if names != ["Ca", "B.Ca"]:
+        raise ValueError(f"manufactured solutions expect unknowns ['Ca', 'B.Ca'], got {names}")
+    if system.bindings or np.any(system.dirichlet_rhs):
+        raise ValueError("manufactured solutions need a closed box: no fluxes, no baths")
+
+
+def manufactured_system(system, mode: Mode, mms: BindingMMS):
+    """The system with the manufactured source (and, for the exp profile, initial state)."""
+    _check_layout(system)
+    phi = mode(system.domain.cell_centers)
+    k2 = mode.k2
+    changes = {"source": lambda t: mms.source(phi, k2, t)}
+    if mms.profile != "linear":
+        changes["initial"] = mms.exact(phi, 0.0)
+    return dataclasses.replace(system, **changes)
+
+
+def discrete_manufactured_system(system, mode: Mode, mms: BindingMMS):
+    """The system whose semi-discrete solution is exactly U_m(t) at the cell centres.
+
+    S_u = dU_m/dt + (T_u·U_m − g_u)/V − R_u(U_m), with T, g the assembled transport operator and
+    R the solver's own binding rates: only the time integration error remains.
+    """
+    _check_layout(system)
+    phi = mode(system.domain.cell_centers)
+    V = system.domain.volumes
+    chem = system.chemistry
+
+    def source(t):
+        U = mms.exact(phi, t)
+        dU = np.stack([mms.a * phi, mms.beta * phi]) * mms.dg(t)
+        TU = np.stack([T @ u for T, u in zip(system.transport, U)])
+        return dU + (TU - system.dirichlet_rhs) / V - chem.rates(U)
+
+    return dataclasses.replace(system, source=source, initial=mms.exact(phi, 0.0))
+
+
+def exact_at_cells(system, mode: Mode, mms: BindingMMS, t: float) -> np.ndarray:
+    return mms.exact(mode(system.domain.cell_centers), t)
+
+
+# ------------------------------------------------------------------------------- error norms --
+
+def error_norms(U: np.ndarray, exact: np.ndarray, volumes: np.ndarray) -> dict[str, np.ndarray]:
+    """Per unknown: volume-weighted L2 norm sqrt(Σ V e² / Σ V) and max norm of U − exact (µM)."""
+    e = U - exact
+    w = volumes / volumes.sum()
+    return {"L2": np.sqrt(np.sum(w * e * e, axis=1)), "max": np.max(np.abs(e), axis=1)}
+
+
+def mean_spacing(domain) -> float:
+    """h = (measure of the domain / number of cells)^(1/dim), in the meridian plane for (r, z)."""
+    extent = np.prod([n[-1] - n[0] for n in domain.nodes])
+    return float((extent / domain.n_cells) ** (1.0 / domain.dim))

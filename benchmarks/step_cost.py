@@ -55,13 +55,19 @@ def box_case(n: int, dt: float, steps: int) -> dict:
 # ------------------------------------------------------------------------------ microdomain --
 
 def run_microdomain(raw: dict, steps: int) -> dict:
-    from microdomain.assembly import build_system
     from microdomain.case import case_from_dict
+
+    return _time_case(lambda: case_from_dict(raw))
+
+
+def _time_case(make_case) -> dict:
+    """Set a case up (mesh, FiPy operator), then time its steps alone."""
+    from microdomain.assembly import build_system
     from microdomain.mesh import build_domain
     from microdomain.stepper import Stepper
 
     t0 = time.perf_counter()
-    case = case_from_dict(raw)
+    case = make_case()
     system = build_system(case, build_domain(case.builder.build(case.geometry)))
     stepper = Stepper(system, [])
     setup = time.perf_counter() - t0
@@ -181,25 +187,15 @@ def run_fipy_terms(n: int, dt: float, steps: int) -> dict:
 def run_microdomain_nanodomain(steps: int, dt: float) -> dict:
     import dataclasses
 
-    from microdomain.assembly import build_system
     from microdomain.case import load_case
-    from microdomain.mesh import build_domain
-    from microdomain.stepper import Stepper
 
-    t0 = time.perf_counter()
-    case = load_case(ROOT / "cases" / "nanodomain_egta.toml")
-    case = dataclasses.replace(case, time=case.time.model_copy(update={
-        "end": dt * steps, "rtol": 1e9, "steady_state": None,
-        "dt": case.time.dt.model_copy(update={"initial": dt, "max": dt})}))
-    system = build_system(case, build_domain(case.builder.build(case.geometry)))
-    stepper = Stepper(system, [])
-    setup = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    U, _, _ = stepper.run(case.time.end, [case.time.end])
-    wall = time.perf_counter() - t0
-    return {"cells": system.n_cells, "steps": stepper.counters.steps, "setup_s": setup,
-            "step_s": wall / stepper.counters.steps, "iterations": stepper.counters.newton_iterations,
-            "ca_max": float(U[0].max())}
+    def make_case():
+        case = load_case(ROOT / "cases" / "nanodomain_egta.toml")
+        return dataclasses.replace(case, time=case.time.model_copy(update={
+            "end": dt * steps, "rtol": 1e9, "steady_state": None,
+            "dt": case.time.dt.model_copy(update={"initial": dt, "max": dt})}))
+
+    return _time_case(make_case)
 
 
 def run_floor_nanodomain(steps: int, dt: float) -> dict:

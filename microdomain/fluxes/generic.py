@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..quantities import Concentration, Current, FluxDensity, MolarFlow, PerCompartment, Permeability, Strict
+from ..quantities import Concentration, FluxDensity, MolarFlow, PerCompartment, Strict
 from ..units import current_to_molar_flow
 from . import register
 from .base import FluxModel

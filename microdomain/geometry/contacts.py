@@ -33,6 +33,17 @@ def _gap_range(gap: float) -> None:
         raise ValueError(f"gap must lie between 5 nm and 100 nm (got {gap / NM:g} nm)")
 
 
+
+def _ball_on_sheet(R: float, p) -> dict:
+    """Where an organelle of radius R, flattened over a contact disk of radius p.contact_radius,
+    sits above an ER sheet at a uniform gap p.gap; the domain box around both, with p.bulk of
+    cytosol beyond them (both contacts share this layout)."""
+    a = p.contact_radius
+    d = math.sqrt(R * R - a * a)
+    zc = p.gap + d
+    Rd = max(p.er_radius, R) + p.bulk
+    return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, z0=-p.er_thickness - p.bulk, z1=zc + R + p.bulk)
+
 class _ContactParams(GmshParams):
     gap: Length = Field(0.020, gt=0)
     contact_radius: Length = Field(0.150, gt=0)
@@ -152,11 +163,7 @@ class MamContact(GmshBuilder):
 
     @staticmethod
     def _layout(p):
-        R, a = p.mito_radius, p.contact_radius
-        d = math.sqrt(R * R - a * a)
-        zc = p.gap + d
-        Rd = max(p.er_radius, R) + p.bulk
-        return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, z0=-p.er_thickness - p.bulk, z1=zc + R + p.bulk)
+        return _ball_on_sheet(p.mito_radius, p)
 
     @classmethod
     def reference(cls, p) -> dict:
@@ -268,11 +275,7 @@ class ErLysosome(GmshBuilder):
 
     @staticmethod
     def _layout(p):
-        R, a = p.lysosome_radius, p.contact_radius
-        d = math.sqrt(R * R - a * a)
-        zc = p.gap + d
-        Rd = max(p.er_radius, R) + p.bulk
-        return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, z0=-p.er_thickness - p.bulk, z1=zc + R + p.bulk)
+        return _ball_on_sheet(p.lysosome_radius, p)
 
     @classmethod
     def reference(cls, p) -> dict:

@@ -374,7 +374,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
         else:
             try:
                 builder = builders.get(name)
-                parsed["geometry"] = builder.Params.model_validate(geo)
+                parsed["geometry"] = builder.Params.model_validate(geo, context={"case_dir": str(path.parent)})
             except UnknownNameError as exc:
                 problems.append(Problem(file, "geometry.builder", str(exc)))
             except ValidationError as exc:

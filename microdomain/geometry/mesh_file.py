@@ -3,7 +3,7 @@ with physical tags): the cell tags become compartments, the boundary-element tag
 
     [geometry]
     builder = "mesh_file"
-    path = "meshes/my_contact.msh"     # relative to the working directory
+    path = "meshes/my_contact.msh"     # relative to the case file's folder
     length_unit = "1 nm"                # the file's coordinates are in nm (default µm)
     axisymmetric = false                # true: a 2D mesh in the (r, z) half-plane, x = r ≥ 0
     compartments = ["cytosol", "er"]    # optional: check these tags exist (and fix their order)
@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..quantities import Length, Strict
 from . import builders
@@ -31,6 +31,17 @@ class MeshFileParams(Strict):
     axisymmetric: bool = False
     compartments: tuple[str, ...] | None = None
     surfaces: tuple[str, ...] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _relative_to_the_case(cls, path: str, info: ValidationInfo) -> str:
+        """A relative path is read from the case file's folder (load_case passes it); a path that
+        exists only relative to the working directory is still accepted."""
+        case_dir = (info.context or {}).get("case_dir")
+        if case_dir is None or Path(path).is_absolute():
+            return path
+        beside_case = Path(case_dir) / path
+        return str(beside_case) if beside_case.exists() or not Path(path).exists() else path
 
     @model_validator(mode="after")
     def _tags(self):

@@ -117,3 +117,20 @@ def test_faces_are_shared_once_and_found_by_their_vertices():
     shared = set(faces.cell_faces[:, 0]) & set(faces.cell_faces[:, 1])
     assert len(shared) == 1
     assert faces.lookup(np.array([[3, 1, 2], [0, 1, 4]])).tolist() == [shared.pop(), -1]
+
+
+def test_a_relative_path_is_read_beside_the_case_file(tmp_path, monkeypatch):
+    from microdomain.case import load_case
+
+    (tmp_path / "meshes").mkdir()
+    _two_boxes(tmp_path / "meshes" / "two.msh")
+    case_file = tmp_path / "case.toml"
+    case_file.write_text('[case]\nname = "rel"\n[geometry]\nbuilder = "mesh_file"\n'
+                         'path = "meshes/two.msh"\n[[species]]\nion = "Ca"\nD = "220 um**2/s"\n'
+                         'initial = "0.1 uM"\n[time]\nend = "1 ms"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    case = load_case(case_file)
+    assert case.compartments() == ["left", "right"]
+    assert build_domain(case.builder.build(case.geometry)).n_cells == 4

@@ -58,7 +58,7 @@ def _default_out(case) -> Path:
 
 
 def cmd_run(args) -> int:
-    from .run import run
+    from .run import ResumeError, run
     from .stepper import SimulationError
 
     try:
@@ -69,13 +69,20 @@ def cmd_run(args) -> int:
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)
         return EXIT_CASE_ERROR
+    if args.resume and not args.out:
+        print("--resume needs --out: the run directory to continue", file=sys.stderr)
+        return EXIT_CASE_ERROR
     out = Path(args.out) if args.out else _default_out(case)
-    if args.out and out.exists() and any(out.iterdir()) and not args.overwrite:
-        print(f"{out} exists and is not empty; choose another --out or pass --overwrite",
-              file=sys.stderr)
+    if (args.out and out.exists() and any(out.iterdir()) and not args.overwrite
+            and not args.resume):
+        print(f"{out} exists and is not empty; choose another --out, pass --overwrite, or "
+              "--resume to continue the run there", file=sys.stderr)
         return EXIT_CASE_ERROR
     try:
-        status, out = run(case, out, quiet=args.quiet)
+        status, out = run(case, out, quiet=args.quiet, resume=args.resume)
+    except ResumeError as exc:
+        print(f"cannot resume: {exc}", file=sys.stderr)
+        return EXIT_CASE_ERROR
     except SimulationError as exc:
         print(f"run stopped: {exc}\nEverything written until then is in {out}/", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -239,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("case")
     p.add_argument("--out", help="run directory (default: runs/<case name>, numbered if taken)")
     p.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last complete frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("info", help="list geometry builders, flux models and buffer presets")

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -124,3 +125,14 @@ def write_surfaces(path: Path, vertex_coords: np.ndarray, face_vertices: np.ndar
     tmp = Path(path).with_name(f".{Path(path).name}.tmp")
     meshio.write(tmp, meshio.Mesh(points, cells, cell_data=data), file_format="vtu", binary=True)
     os.replace(tmp, path)
+
+
+def read_pvd(path: Path) -> list[tuple[float, str]]:
+    """(time, file) of every frame listed in a fields.pvd."""
+    root = ET.parse(path).getroot()
+    return [(float(d.get("timestep")), d.get("file")) for d in root.iter("DataSet")]
+
+
+def read_csv_rows(path: Path) -> list[list[float]]:
+    rows = list(csv.reader(Path(path).read_text().splitlines()))
+    return [[float(x) for x in row] for row in rows[1:]]

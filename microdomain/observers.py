@@ -62,12 +62,20 @@ class FrameWriter:
     def __init__(self, out_dir: Path, fields: list[str] | None):
         self.out_dir, self.fields = out_dir, fields
 
-    def start(self, system: System, U, t):
+    def _setup(self, system: System):
         d = system.domain
         self.names = [u.name for u in system.chemistry.unknowns]
         self.keep = [self.names.index(f) for f in self.fields] if self.fields else range(len(self.names))
         self.series = VTKSeries(self.out_dir, d.vtk_points, d.vtk_cells)
         self.compartment = d.compartment_id.astype(np.int32)
+
+    def resume(self, system: System, U, t, saved):
+        self._setup(system)
+        self.series.entries = list(saved["frames"])
+
+    def start(self, system: System, U, t):
+        self._setup(system)
+        d = system.domain
         if d.surfaces:
             fv = np.ma.filled(d.mesh.faceVertexIDs, -1)
             write_surfaces(self.out_dir / "surfaces.vtu", np.asarray(d.mesh.vertexCoords), fv,
@@ -92,7 +100,15 @@ class ProbeRecorder:
     def __init__(self, path: Path, probes):
         self.path, self.probes = path, probes
 
+    def resume(self, system: System, U, t, saved):
+        self._setup(system)
+        self.rows = [row for row in saved["probe_rows"] if row[0] <= t * (1 + 1e-12)]
+
     def start(self, system: System, U, t):
+        self._setup(system)
+        self.step(U, StepInfo(t, 0.0, 0, {}, np.zeros(0), {}))
+
+    def _setup(self, system: System):
         names = [u.name for u in system.chemistry.unknowns]
         rows, self.columns, self.fields = [], ["time_ms"], []
         for p in self.probes:
@@ -103,7 +119,6 @@ class ProbeRecorder:
                 self.columns.append(f"{p.name}:{f}_uM")
         self.W = sp.vstack(rows).tocsr() if rows else None
         self.rows: list[list[float]] = []
-        self.step(U, StepInfo(t, 0.0, 0, {}, np.zeros(0), {}))
 
     def values(self, U) -> np.ndarray:
         return np.array([self.W[i] @ U[f] for i, f in enumerate(self.fields)]).ravel()
@@ -126,7 +141,28 @@ class Metrics:
     def __init__(self, path: Path):
         self.path = path
 
+    def resume(self, system: System, U, t, saved):
+        """Carry on the accounting of a run directory's metrics.json (written with its last frame)."""
+        self._setup(system)
+        m = saved["metrics"]
+        for (kind, where, ion) in self.peaks:
+            entry = m["compartments" if kind == "compartment" else "surfaces"][where][ion]
+            self.peaks[(kind, where, ion)] = (entry["peak_uM"], entry["peak_time_ms"])
+        for ion, b in m["mass_balance"].items():
+            self.initial_amount[ion] = b["initial_amol"] / AMOUNT_TO_AMOL
+            self.bath_inflow[ion] = b["bath_inflow_amol"] / AMOUNT_TO_AMOL
+            self.outside_inflow[ion] = b["outside_inflow_amol"] / AMOUNT_TO_AMOL
+        for name, per_ion in m["fluxes"].items():
+            self.flux_totals[name] = {ion: v["amount_amol"] / AMOUNT_TO_AMOL for ion, v in per_ion.items()}
+        self.t = t
+
     def start(self, system: System, U, t):
+        self._setup(system)
+        self.initial_amount = {ion: self.amount(U, ion) for ion in self.ion_rows}
+        self.t = t
+        self._update_peaks(U, t)
+
+    def _setup(self, system: System):
         self.sys = system
         d = system.domain
         chem = system.chemistry
@@ -138,12 +174,10 @@ class Metrics:
         self.peaks = {("compartment", c, ion): (-np.inf, 0.0) for c in self.masks for ion in self.ion_rows}
         self.peaks.update({("surface", s, ion): (-np.inf, 0.0) for s in self.surface_cells
                            for ion in self.ion_rows})
-        self.initial_amount = {ion: self.amount(U, ion) for ion in self.ion_rows}
+        self.initial_amount = {ion: 0.0 for ion in self.ion_rows}
         self.bath_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.outside_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.flux_totals: dict[str, dict[str, float]] = {b.name: {} for b in system.bindings}
-        self.t = t
-        self._update_peaks(U, t)
 
     def amount(self, U, ion) -> float:
         """Total ion, free and bound, in µM·µm³ (physical volume)."""

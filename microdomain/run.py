@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import logging
 import platform
 import time as wallclock
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import fipy as fp
+import meshio
 import numpy as np
 
 from . import __version__
 from .assembly import build_system
 from .case import Case
-from .io import atomic_write_json
+from .io import atomic_write_json, read_csv_rows, read_pvd
 from .mesh import build_domain
 from .observers import FrameWriter, Metrics, ProbeRecorder, Progress
 from .stepper import Stepper
@@ -69,14 +72,46 @@ def _manifest(case: Case, domain, stepper, status: str, wall: float) -> dict:
     }
 
 
-def run(case: Case, out_dir: Path, quiet: bool = False) -> tuple[str, Path]:
-    """Run a case into `out_dir`; return (status, out_dir). Raises SimulationError after
-    writing everything computed until the failure."""
+class ResumeError(ValueError):
+    """A run directory that cannot be continued; the message says why."""
+
+
+def resume_state(case: Case, out_dir: Path, system) -> tuple[np.ndarray, float, dict]:
+    """(U, t, saved) at the last frame whose metrics were written, from a run directory."""
+    out_dir = Path(out_dir)
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text())
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+        frames = read_pvd(out_dir / "fields.pvd")
+    except (OSError, ValueError, ET.ParseError) as exc:
+        raise ResumeError(f"{out_dir} holds no run to resume ({exc})") from None
+    if manifest.get("case_sha256") != case.sha256:
+        raise ResumeError(f"{case.path} has changed since the run in {out_dir} was started "
+                          "(case hash differs); resume needs the same case file")
+    t = metrics["time_ms"]
+    matching = [i for i, (tf, _) in enumerate(frames) if abs(tf - t) <= 1e-9 * max(abs(t), 1e-12)]
+    if not matching:
+        raise ResumeError(f"no frame in {out_dir}/fields.pvd at t = {t} ms, the time of metrics.json")
+    index = matching[-1]
+    data = meshio.read(out_dir / frames[index][1]).cell_data
+    names = [u.name for u in system.chemistry.unknowns]
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise ResumeError(f"the frames lack {', '.join(missing)}: resume needs every unknown in "
+                          "them (leave output.fields unset)")
+    U = np.array([np.asarray(data[n][0], float) for n in names])
+    probes = read_csv_rows(out_dir / "probes.csv") if (out_dir / "probes.csv").exists() else []
+    return U, t, {"frames": frames[: index + 1], "probe_rows": probes, "metrics": metrics}
+
+
+def run(case: Case, out_dir: Path, quiet: bool = False, resume: bool = False) -> tuple[str, Path]:
+    """Run a case into `out_dir` (or continue the run there); return (status, out_dir). Raises
+    SimulationError after writing everything computed until the failure."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = logging.getLogger(f"microdomain.run.{id(out_dir)}")
     log.setLevel(logging.INFO)
-    handler = logging.FileHandler(out_dir / "log.txt", mode="w")
+    handler = logging.FileHandler(out_dir / "log.txt", mode="a" if resume else "w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     start = wallclock.perf_counter()
@@ -93,10 +128,13 @@ def run(case: Case, out_dir: Path, quiet: bool = False) -> tuple[str, Path]:
         stepper = Stepper(system, observers)
         log.info("unknowns: %s; linear strategy: %s",
                  ", ".join(u.name for u in system.chemistry.unknowns), stepper.strategy.name)
+        state = resume_state(case, out_dir, system) if resume else None
+        if state is not None:
+            log.info("resuming from the frame at t = %.6g ms", state[1])
         atomic_write_json(out_dir / "manifest.json", _manifest(case, domain, stepper, "running", 0.0))
         progress = None if quiet else Progress()
         try:
-            _, t, status = stepper.run(case.time.end, frame_times(case), progress)
+            _, t, status = stepper.run(case.time.end, frame_times(case), progress, resume=state)
         finally:
             if progress:
                 progress.close()

@@ -55,6 +55,7 @@ class StepInfo:
 
 class Observer(Protocol):
     def start(self, system: System, U: np.ndarray, t: float) -> None: ...
+    def resume(self, system: System, U: np.ndarray, t: float, saved: dict) -> None: ...
     def step(self, U: np.ndarray, info: StepInfo) -> None: ...
     def frame(self, U: np.ndarray, t: float) -> None: ...
     def finish(self, U: np.ndarray, t: float, status: str) -> None: ...
@@ -282,14 +283,20 @@ class Stepper:
                     f"({U[k].min():.3g} uM)")
         return None
 
-    def run(self, t_end: float, frame_times: list[float], progress=None) -> tuple[np.ndarray, float, str]:
+    def run(self, t_end: float, frame_times: list[float], progress=None,
+            resume: tuple[np.ndarray, float, dict] | None = None) -> tuple[np.ndarray, float, str]:
+        """Integrate to t_end; `resume` = (U, t, saved run-directory state) continues a run."""
         cfg = self.sys.case.time
         start = wallclock.perf_counter()
-        U = self.sys.initial.copy()
-        t = 0.0
-        for ob in self.observers:
-            ob.start(self.sys, U, t)
-        stops = sorted({x for x in [*frame_times, *self.sys.breakpoints, t_end] if 0 < x <= t_end})
+        if resume is None:
+            U, t = self.sys.initial.copy(), 0.0
+            for ob in self.observers:
+                ob.start(self.sys, U, t)
+        else:
+            U, t, saved = resume
+            for ob in self.observers:
+                ob.resume(self.sys, U, t, saved)
+        stops = sorted({x for x in [*frame_times, *self.sys.breakpoints, t_end] if t < x <= t_end})
         events = set(self.sys.breakpoints)
         frames = set(frame_times)
         dt = cfg.dt.initial

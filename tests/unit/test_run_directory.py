@@ -17,15 +17,15 @@ from tests.helpers import small_case
 
 
 def leaky_case(**over):
-    return small_case(
+    sections = dict(
         fluxes=[{"model": "permeability", "surface": "er_membrane", "from": "er", "to": "cytosol",
                  "params": {"permeability": "5 um/s"}},
                 {"model": "hill_pump", "surface": "er_membrane", "from": "cytosol", "to": "er",
                  "params": {"vmax": "0.5 uM*um/ms", "K": "0.3 uM", "n": 2}, "label": "pump"}],
         time={"end": "2 ms"},
         output={"every": "0.5 ms", "probes": [{"name": "mid", "at": ["0.25 um"]}]},
-        **over,
     )
+    return small_case(**{**sections, **over})
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,45 @@ def _toml(d, prefix=""):
             lines.append(f"[{section}]")
             lines += [f"{k} = {val(v)}" for k, v in body.items()]
     return "\n".join(lines) + "\n"
+
+
+def test_an_interrupted_run_resumes_from_its_last_frame(tmp_path, monkeypatch):
+    import microdomain.observers as observers
+
+    case = case_from_dict(leaky_case(time={"end": "2 ms", "rtol": 1e-5}), "leaky.toml")
+    status, ref = run(case, tmp_path / "ref", quiet=True)
+    assert status == "completed"
+
+    original = observers.Metrics.frame
+
+    def stop_after_one_ms(self, U, t):
+        original(self, U, t)
+        if t >= 1.0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(observers.Metrics, "frame", stop_after_one_ms)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(case, out, quiet=True)
+    monkeypatch.setattr(observers.Metrics, "frame", original)
+    assert "failed" in json.loads((out / "manifest.json").read_text())["status"]
+
+    status, _ = run(case, out, quiet=True, resume=True)
+    assert status == "completed"
+    sets = [float(s.get("timestep")) for s in ET.parse(out / "fields.pvd").getroot().findall(".//DataSet")]
+    assert sets == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
+    m, m_ref = (json.loads((d / "metrics.json").read_text()) for d in (out, ref))
+    assert abs(m["mass_balance"]["Ca"]["relative_error"]) <= 1e-9
+    for name in ("permeability@er_membrane", "pump"):
+        assert m["fluxes"][name]["Ca"]["amount_amol"] == pytest.approx(
+            m_ref["fluxes"][name]["Ca"]["amount_amol"], rel=1e-3)
+    last = lambda d: [float(x) for x in (d / "probes.csv").read_text().splitlines()[-1].split(",")]  # noqa: E731
+    assert last(out) == pytest.approx(last(ref), rel=1e-3)
+
+
+def test_resume_refuses_a_changed_case(tmp_path):
+    run(case_from_dict(leaky_case(), "leaky.toml"), tmp_path, quiet=True)
+    from microdomain.run import ResumeError
+    changed = case_from_dict(leaky_case(time={"end": "3 ms"}), "leaky.toml")
+    with pytest.raises(ResumeError, match="has changed"):
+        run(changed, tmp_path, quiet=True, resume=True)

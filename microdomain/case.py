@@ -380,7 +380,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
             except ValidationError as exc:
                 problems += _pydantic_problems(file, ("geometry",), builder.Params, exc)
 
-    flux_params = _check_flux_models(file, parsed.get("fluxes", []), raw.get("fluxes", []), problems)
+    flux_params = _check_flux_models(file, parsed.get("fluxes", []), problems)
     problems += _cross_references(file, parsed)
     if problems:
         raise CaseError(problems)
@@ -394,7 +394,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
     )
 
 
-def _check_flux_models(file, specs, raw_items, problems) -> list:
+def _check_flux_models(file, specs, problems) -> list:
     out = []
     for i, spec in enumerate(specs):
         if spec is None:
@@ -423,7 +423,7 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
     species = [s for s in parsed.get("species", []) if s is not None]
     ions = [s.ion for s in species]
 
-    def check_table(path, table, what, allow_negative=False):
+    def check_table(path, table, what):
         if comps is not None:
             for key in table:
                 if key != "*" and key not in comps:
@@ -434,7 +434,7 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
                 problems.append(P(path, f"no {what} for compartment(s) {', '.join(missing)}; give one "
                                   "value for all or a table covering every compartment"))
         for key, v in table.items():
-            if v < 0 and not allow_negative:
+            if v < 0:
                 problems.append(P(path if key == "*" else f"{path}.{key}",
                                   f"{what} must not be negative (got {v:g} in internal units)"))
 

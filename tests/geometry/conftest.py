@@ -8,17 +8,6 @@ import pytest
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
-# (builder, variant) → the two resolutions every builder is tested at. 3D resolutions are coarser
-# (each 3D mesh here has 7–30 thousand cells and builds in a few seconds).
-RESOLUTIONS = {
-    ("pm_punctum", "axisymmetric"): (1.0, 2.0),
-    ("pm_punctum", "3d"): (1.0, 2.0),
-    ("mam_contact", "axisymmetric"): (1.0, 2.0),
-    ("mam_contact", "3d"): (1.5, 2.0),
-    ("er_lysosome", "axisymmetric"): (1.0, 2.0),
-    ("er_lysosome", "3d"): (1.5, 2.0),
-}
-
 
 @pytest.fixture(scope="session", autouse=True)
 def mesh_cache(tmp_path_factory):

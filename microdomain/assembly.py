@@ -25,6 +25,7 @@ from fipy.matrices.scipyMatrix import _ScipyMeshMatrix
 from .case import OUTSIDE, Case
 from .chemistry import BoundState, Chemistry, SiteGroup, Unknown
 from .fluxes import FluxContext, FluxModel, registry as flux_registry
+from .fluxes.base import Gates, advance_gates
 from .mesh import Domain
 from .quantities import value_in
 
@@ -51,9 +52,27 @@ class FluxBinding:
     start: float | None
     stop: float | None
     references: tuple[str, ...]
+    sensors: dict[str, tuple[np.ndarray, np.ndarray]]   # sensor → (cells, volume weights summing to 1)
 
     def active(self, t_mid: float) -> bool:
         return (self.start is None or t_mid >= self.start) and (self.stop is None or t_mid < self.stop)
+
+    def sides(self, U: np.ndarray, ion_index: dict[str, int]):
+        """Free ion concentrations on both sides of every face, and the sensed means."""
+        src = {ion: _side(U[k], self.src, self.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
+        tgt = {ion: _side(U[k], self.tgt, self.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
+        sensed = {name: {ion: float(w @ U[k, cells]) for ion, k in ion_index.items()}
+                  for name, (cells, w) in self.sensors.items()}
+        return src, tgt, sensed
+
+    def extras(self, gates: Gates | None, sensed) -> dict:
+        """Keyword arguments for the model: only those it declares (plain plugins take none)."""
+        out = {}
+        if self.model.gates:
+            out["gates"] = gates
+        if self.sensors:
+            out["sensed"] = sensed
+        return out
 
 
 @dataclass(frozen=True)
@@ -84,23 +103,45 @@ class System:
     def free_ion_index(self) -> dict[str, int]:
         return {u.name: k for k, u in enumerate(self.chemistry.unknowns) if not u.bound}
 
-    def membrane(self, U: np.ndarray, t_mid: float, t: float, want_jacobian: bool):
+    def initial_gates(self, U: np.ndarray) -> dict[str, Gates]:
+        """Gates of every gated binding at the initial state (binding name → gate → per face)."""
+        ion_index = self.free_ion_index()
+        out = {}
+        for b in self.bindings:
+            if b.model.gates:
+                src, tgt, sensed = b.sides(U, ion_index)
+                out[b.name] = b.model.initial_gates(src, tgt, sensed if b.sensors else None)
+        return out
+
+    def membrane(self, U: np.ndarray, t_mid: float, t: float, want_jacobian: bool,
+                 gates_old: dict[str, Gates] | None = None, dt: float | None = None):
         """Net membrane inflow per cell (amount/time) and, if asked, its derivative entries.
 
-        Returns (M, entries, per_binding) where entries are (row_unknown, row_cell, col_cell,
-        d(inflow)/du) arrays for the same unknown, and per_binding maps a binding to its
-        {ion: J·A per face} (for flux accounting).
+        Gates are advanced from `gates_old` over `dt` at the concentrations U (the step's end);
+        with dt None they are used as given. Returns (M, entries, per_binding, gates) where
+        entries are (row_unknown, row_cell, col_cell, d(inflow)/du) arrays for the same unknown,
+        per_binding maps a binding to its {ion: J·A per face} (for flux accounting) and gates
+        are the gates used.
         """
         M = np.zeros_like(U)
         rows, rcells, ccells, vals = [], [], [], []
-        per_binding = {}
+        per_binding, gates_new = {}, {}
         ion_index = self.free_ion_index()
         for b in self.bindings:
-            if not b.active(t_mid):
+            gated = bool(b.model.gates)
+            if not gated and not b.active(t_mid):
                 continue
-            src = {ion: _side(U[k], b.src, b.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
-            tgt = {ion: _side(U[k], b.tgt, b.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
-            J = b.model.flux(src, tgt, t)
+            src, tgt, sensed = b.sides(U, ion_index)
+            gates = None
+            if gated:
+                gates = gates_old[b.name]
+                if dt is not None:
+                    gates = advance_gates(b.model, gates, src, tgt, t, dt, sensed if b.sensors else None)
+                gates_new[b.name] = gates
+                if not b.active(t_mid):     # a closed gated channel still relaxes its gates
+                    continue
+            extra = b.extras(gates, sensed)
+            J = b.model.flux(src, tgt, t, **extra)
             per_binding[b.name] = {ion: j * b.areas for ion, j in J.items()}
             for ion, j in J.items():
                 k = ion_index[ion]
@@ -110,7 +151,7 @@ class System:
                 np.add.at(M[k], b.tgt[inside_tgt], q[inside_tgt])
             if not want_jacobian:
                 continue
-            for (ion, side), d in b.model.dflux(src, tgt, t).items():
+            for (ion, side), d in b.model.dflux(src, tgt, t, **extra).items():
                 k = ion_index[ion]
                 col = b.src if side == "src" else b.tgt
                 dq = d * b.areas
@@ -122,7 +163,7 @@ class System:
                     vals.append(sign * dq[ok])
         entries = tuple(np.concatenate(x) if x else np.zeros(0, dtype=float if i == 3 else np.int64)
                         for i, x in enumerate((rows, rcells, ccells, vals)))
-        return M, entries, per_binding
+        return M, entries, per_binding, gates_new
 
     def membrane_pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (unknown, row cell, col cell) a flux derivative may fill, for the sparse pattern."""
@@ -265,12 +306,43 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
             problems.append((f"fluxes[{i}].params", f"flux {spec.name!r} moves {', '.join(missing)}, "
                              f"not a species; species: {', '.join(valence)}"))
             continue
+        sensors, bad_sensor = _sensor_cells(model, domain)
+        if bad_sensor:
+            problems.append((f"fluxes[{i}].params", f"flux {spec.name!r}: {bad_sensor}"))
+            continue
         outside = {ion: value_in(spec.outside, ion, 0.0) for ion in valence}
         out.append(FluxBinding(spec.name, model, fs.faces, src, tgt, areas, outside, spec.start,
-                               spec.stop, tuple(model_cls.references)))
+                               spec.stop, tuple(model_cls.references), sensors))
     if problems:
         raise ModelError(problems)
     return tuple(out)
+
+
+def _sensor_cells(model: FluxModel, domain: Domain):
+    """Cells and volume weights of each sensor of a model, or an error message."""
+    out = {}
+    names = domain.compartment_names
+    for name, sensor in model.sensors().items():
+        if sensor.compartment not in names:
+            return None, (f"sensor {name!r} reads compartment {sensor.compartment!r}, which the "
+                          f"geometry lacks; compartments: {', '.join(names)}")
+        inside = domain.compartment_id == names.index(sensor.compartment)
+        if sensor.surface is not None:
+            if sensor.surface not in domain.surfaces:
+                return None, (f"sensor {name!r} reads next to surface {sensor.surface!r}, which the "
+                              f"geometry lacks; surfaces: {', '.join(domain.surfaces)}")
+            fs = domain.surfaces[sensor.surface]
+            near = np.zeros(domain.n_cells, bool)
+            near[fs.cells_a] = True
+            near[fs.cells_b[fs.cells_b >= 0]] = True
+            inside &= near
+            if not inside.any():
+                return None, (f"sensor {name!r}: surface {sensor.surface!r} does not touch "
+                              f"compartment {sensor.compartment!r}")
+        cells = np.flatnonzero(inside)
+        w = domain.volumes[cells]
+        out[name] = (cells, w / w.sum())
+    return out, None
 
 
 def build_system(case: Case, domain: Domain) -> System:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 
 from . import fluxes as flux_plugins
 from .geometry import builders
-from .parameters import buffer_presets
+from .parameters import buffer_presets, flux_presets
 from .quantities import (Concentration, Diffusivity, Length, PerCompartment, Rate, SecondOrderRate,
                          Strict, Time)
 from .registry import UnknownNameError
@@ -113,6 +113,7 @@ class Buffer(Strict):
 
 class FluxSpec(Strict):
     model: str
+    preset: str | None = None         # a parameter set of the model (parameters/fluxes.toml)
     surface: str
     source: str = Field(alias="from")
     target: str = Field(alias="to")
@@ -406,8 +407,17 @@ def _check_flux_models(file, specs, problems) -> list:
             problems.append(Problem(file, f"fluxes[{i}].model", str(exc)))
             out.append(None)
             continue
+        params = dict(spec.params)
+        if spec.preset is not None:
+            presets = flux_presets().get(spec.model, {})
+            if spec.preset not in presets:
+                problems.append(Problem(file, f"fluxes[{i}].preset", f"no preset {spec.preset!r} for "
+                                        f"flux model {spec.model!r}; {_suggest(spec.preset, sorted(presets))}"))
+                out.append(None)
+                continue
+            params = {**presets[spec.preset].params, **params}   # the case overrides single values
         try:
-            out.append(model.Params.model_validate(spec.params))
+            out.append(model.Params.model_validate(params))
         except ValidationError as exc:
             problems += _pydantic_problems(file, ("fluxes", i, "params"), model.Params, exc)
             out.append(None)

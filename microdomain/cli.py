@@ -35,6 +35,9 @@ def _check_model(case):
 def cmd_validate(args) -> int:
     status = 0
     for path in args.cases:
+        if _is_sweep(path):
+            status = max(status, _validate_sweep(path))
+            continue
         try:
             case = load_case(path)
             system = _check_model(case)
@@ -47,6 +50,29 @@ def cmd_validate(args) -> int:
         unknowns = ", ".join(u.name for u in system.chemistry.unknowns)
         print(f"{path}: OK — {system.domain.n_cells} cells, unknowns {unknowns}")
     return status
+
+
+def _is_sweep(path) -> bool:
+    import tomllib
+    try:
+        return "sweep" in tomllib.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def _validate_sweep(path) -> int:
+    from .sweep import sweep_cases
+    try:
+        spec, cases = sweep_cases(path)
+        for _, _, case in cases:
+            _check_model(case)
+    except CaseError as exc:
+        print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    print(f"{path}: OK — sweep of {spec.parameter} over {len(cases)} values of {spec.case}")
+    return 0
 
 
 def _default_out(case) -> Path:
@@ -97,7 +123,7 @@ def cmd_run(args) -> int:
 def cmd_info(args) -> int:
     from .fluxes import registry as fluxes
     from .geometry import builders
-    from .parameters import buffer_presets
+    from .parameters import buffer_presets, flux_presets
 
     def first_line(obj):
         return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
@@ -112,6 +138,13 @@ def cmd_info(args) -> int:
     for name, p in buffer_presets().items():
         refs = ", ".join(p["references"])
         print(f"  {name:<18} {p['description']} [{refs}]{'' if p['checked'] else ' (values to be checked)'}")
+    print('flux presets (model = "...", preset = "..."; case params override single values):')
+    for model, sets in flux_presets().items():
+        print(f"  {model}")
+        for name, p in sets.items():
+            refs = ", ".join(p.references)
+            unchecked = f" (values to be checked: {', '.join(p.unchecked)})" if p.unchecked else ""
+            print(f"    {name:<16} {p.description} [{refs}]{unchecked}")
     return 0
 
 
@@ -236,6 +269,31 @@ def cmd_verify(args) -> int:
     return EXIT_RUN_FAILED if failed else 0
 
 
+def cmd_sweep(args) -> int:
+    from .stepper import SimulationError
+    from .sweep import run_sweep, sweep_cases
+
+    try:
+        spec, cases = sweep_cases(args.sweep)
+    except CaseError as exc:
+        print(f"{len(exc.problems)} problem(s) in {args.sweep}:", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    out = Path(args.out)
+    print(f"{spec.name}: {len(cases)} runs of {spec.parameter} into {out}/ "
+          "(runs already complete there are reused)")
+    try:
+        summary = run_sweep(args.sweep, out, quiet=True)
+    except SimulationError as exc:
+        print(f"a run stopped: {exc}\nRuns finished so far and summary.csv are in {out}/",
+              file=sys.stderr)
+        return EXIT_RUN_FAILED
+    print(summary.read_text(), end="")
+    print(f"summary: {summary}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="continue the run in --out from its last complete frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("sweep", help="run a case over a list of parameter values: summary.csv")
+    p.add_argument("sweep", help="sweep file ([sweep] section: case, parameter, values, metrics)")
+    p.add_argument("--out", required=True, help="directory for the runs and summary.csv")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("info", help="list geometry builders, flux models and buffer presets")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("render", help="pictures of a run directory (PNG; GIF with --animate)")

@@ -135,6 +135,56 @@ class ProbeRecorder:
         self.frame(U, t)
 
 
+class FluxRecorder:
+    """Every accepted step: each flux's mean flow over the step per ion (amol/ms) and, for gated
+    fluxes, the area-weighted mean of each gate; fluxes.csv rewritten at each frame."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _setup(self, system: System):
+        self.sys = system
+        self.columns = ["time_ms"]
+        self.keys = []
+        for b in system.bindings:
+            for ion in b.model.ions:
+                self.keys.append(("flow", b.name, ion))
+                self.columns.append(f"{b.name}:{ion}_amol_per_ms")
+            for g in b.model.gates:
+                self.keys.append(("gate", b.name, g))
+                self.columns.append(f"{b.name}:{g}")
+        self.weights = {b.name: b.areas / b.areas.sum() for b in system.bindings}
+        self.rows: list[list[float]] = []
+
+    def resume(self, system: System, U, t, saved):
+        self._setup(system)
+        self.rows = [row for row in saved.get("flux_rows", []) if row[0] <= t * (1 + 1e-12)]
+
+    def start(self, system: System, U, t):
+        self._setup(system)
+        self._row(t, {}, 0.0, system.initial_gates(U))
+
+    def _row(self, t, amounts, dt, gates):
+        row = [t]
+        for kind, name, what in self.keys:
+            if kind == "flow":
+                amount = amounts.get(name, {}).get(what, 0.0)
+                row.append(amount * AMOUNT_TO_AMOL / dt if dt > 0 else 0.0)
+            else:
+                row.append(float(self.weights[name] @ gates[name][what]))
+        self.rows.append(row)
+
+    def step(self, U, info: StepInfo):
+        self._row(info.t, info.flux_amounts, info.dt, info.gates)
+
+    def frame(self, U, t):
+        if len(self.columns) > 1:
+            write_csv(self.path, self.columns, self.rows)
+
+    def finish(self, U, t, status):
+        self.frame(U, t)
+
+
 class Metrics:
     """Peaks and means per compartment and surface, flux totals, and the mass balance per ion."""
 
@@ -154,6 +204,8 @@ class Metrics:
             self.outside_inflow[ion] = b["outside_inflow_amol"] / AMOUNT_TO_AMOL
         for name, per_ion in m["fluxes"].items():
             self.flux_totals[name] = {ion: v["amount_amol"] / AMOUNT_TO_AMOL for ion, v in per_ion.items()}
+        for name, gates in m.get("gates", {}).items():
+            self.gates[name] = {g: np.asarray(v["values"], float) for g, v in gates.items()}
         self.t = t
 
     def start(self, system: System, U, t):
@@ -178,6 +230,7 @@ class Metrics:
         self.bath_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.outside_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.flux_totals: dict[str, dict[str, float]] = {b.name: {} for b in system.bindings}
+        self.gates = system.initial_gates(system.initial)
 
     def amount(self, U, ion) -> float:
         """Total ion, free and bound, in µM·µm³ (physical volume)."""
@@ -200,6 +253,8 @@ class Metrics:
         for name, per_ion in info.flux_amounts.items():
             for ion, amount in per_ion.items():
                 self.flux_totals[name][ion] = self.flux_totals[name].get(ion, 0.0) + amount
+        if info.gates:
+            self.gates = info.gates
 
     def report(self, U, t) -> dict:
         d = self.sys.domain
@@ -224,8 +279,14 @@ class Metrics:
                             "error_amol": error * AMOUNT_TO_AMOL, "relative_error": error / scale}
         fluxes = {name: {ion: {"amount_amol": a * AMOUNT_TO_AMOL} for ion, a in per_ion.items()}
                   for name, per_ion in self.flux_totals.items()}
+        # gates in full: resume restarts from them
+        areas = {b.name: b.areas / b.areas.sum() for b in self.sys.bindings}
+        gates = {name: {g: {"mean": float(areas[name] @ v), "min": float(np.min(v)),
+                            "max": float(np.max(v)), "values": [float(x) for x in v]}
+                        for g, v in per_gate.items()}
+                 for name, per_gate in self.gates.items()}   # area-weighted mean, as fluxes.csv
         return {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
-                "mass_balance": balance}
+                "gates": gates, "mass_balance": balance}
 
     def frame(self, U, t):
         atomic_write_json(self.path, self.report(U, t))

@@ -55,6 +55,7 @@ Current = Q("current")
 Permeability = Q("permeability")
 FluxDensity = Q("flux_density")
 MolarFlow = Q("molar_flow")
+AreaDensity = Q("area_density")
 
 
 def value_in(table: dict[str, float], compartment: str, default: float | None = None) -> float | None:

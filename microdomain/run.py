@@ -19,7 +19,7 @@ from .assembly import build_system
 from .case import Case
 from .io import atomic_write_json, read_csv_rows, read_pvd
 from .mesh import build_domain
-from .observers import FrameWriter, Metrics, ProbeRecorder, Progress
+from .observers import FluxRecorder, FrameWriter, Metrics, ProbeRecorder, Progress
 from .stepper import Stepper
 
 PACKAGES = ("fipy", "numpy", "scipy", "meshio", "pint", "pydantic")
@@ -40,8 +40,11 @@ def citations(case: Case) -> list[str]:
     for b in case.buffers:
         keys += b.references
     from .fluxes import registry
+    from .parameters import flux_presets
     for f in case.fluxes:
         keys += registry.get(f.model).references
+        if f.preset is not None:
+            keys += flux_presets()[f.model][f.preset].references
     return list(dict.fromkeys(keys))
 
 
@@ -101,7 +104,9 @@ def resume_state(case: Case, out_dir: Path, system) -> tuple[np.ndarray, float, 
                           "them (leave output.fields unset)")
     U = np.array([np.asarray(data[n][0], float) for n in names])
     probes = read_csv_rows(out_dir / "probes.csv") if (out_dir / "probes.csv").exists() else []
-    return U, t, {"frames": frames[: index + 1], "probe_rows": probes, "metrics": metrics}
+    flux_rows = read_csv_rows(out_dir / "fluxes.csv") if (out_dir / "fluxes.csv").exists() else []
+    return U, t, {"frames": frames[: index + 1], "probe_rows": probes, "flux_rows": flux_rows,
+                  "metrics": metrics}
 
 
 def run(case: Case, out_dir: Path, quiet: bool = False, resume: bool = False) -> tuple[str, Path]:
@@ -124,6 +129,7 @@ def run(case: Case, out_dir: Path, quiet: bool = False, resume: bool = False) ->
         system = build_system(case, domain)
         observers = [FrameWriter(out_dir, list(case.output.fields) if case.output.fields else None),
                      ProbeRecorder(out_dir / "probes.csv", case.output.probes),
+                     FluxRecorder(out_dir / "fluxes.csv"),
                      Metrics(out_dir / "metrics.json")]
         stepper = Stepper(system, observers)
         log.info("unknowns: %s; linear strategy: %s",

@@ -33,6 +33,9 @@ import scipy.sparse.linalg as spla
 from .assembly import System
 
 
+GATE_ATOL = 1e-3     # absolute error allowed on a gate (an open fraction between 0 and 1)
+
+
 class SimulationError(RuntimeError):
     """The run cannot continue (NaN, negative concentrations, dt below its minimum)."""
 
@@ -51,6 +54,7 @@ class StepInfo:
     flux_amounts: dict[str, dict[str, float]]     # binding → ion → amount moved this step (µM·µm³, per radian)
     boundary_inflow: np.ndarray                   # per unknown, amount entered through baths this step
     outside_inflow: dict[str, float]              # per ion, amount entered from 'outside' fluxes
+    gates: dict = field(default_factory=dict)     # binding → gate → value per face, after the step
 
 
 class Observer(Protocol):
@@ -80,12 +84,15 @@ class Discretisation:
         self.sys = system
         self.V = np.broadcast_to(system.domain.volumes, system.initial.shape)
         self.pairs = system.chemistry.jacobian_pairs()
+        self.gates = system.initial_gates(system.initial)   # gates at the start of the step
+        self.last_gates = self.gates                         # gates of the latest residual
 
     def residual(self, U, U_old, dt, t_mid, t, want_jacobian=False):
         s = self.sys
         TU = np.stack([T @ u for T, u in zip(s.transport, U)])
         R = s.chemistry.rates(U)
-        M, entries, per_binding = s.membrane(U, t_mid, t, want_jacobian)
+        M, entries, per_binding, self.last_gates = s.membrane(U, t_mid, t, want_jacobian,
+                                                              self.gates, dt)
         F = self.V * (U - U_old) / dt + TU - s.dirichlet_rhs - self.V * R - M
         if s.source is not None:
             F -= self.V * s.source(t)
@@ -270,7 +277,7 @@ class Stepper:
             for ion, q in per_binding[b.name].items():
                 enters = q[b.src < 0].sum() - q[b.tgt < 0].sum()
                 outside[ion] = outside.get(ion, 0.0) + float(enters) * dt * angle
-        return StepInfo(t, dt, iterations, amounts, inflow_bath, outside)
+        return StepInfo(t, dt, iterations, amounts, inflow_bath, outside, self.disc.last_gates)
 
     def _check(self, U: np.ndarray) -> str | None:
         if not np.all(np.isfinite(U)):
@@ -290,17 +297,19 @@ class Stepper:
         start = wallclock.perf_counter()
         if resume is None:
             U, t = self.sys.initial.copy(), 0.0
+            self.disc.gates = self.sys.initial_gates(U)
             for ob in self.observers:
                 ob.start(self.sys, U, t)
         else:
             U, t, saved = resume
+            self.disc.gates = self._saved_gates(saved.get("metrics", {}).get("gates"), U)
             for ob in self.observers:
                 ob.resume(self.sys, U, t, saved)
         stops = sorted({x for x in [*frame_times, *self.sys.breakpoints, t_end] if t < x <= t_end})
         events = set(self.sys.breakpoints)
         frames = set(frame_times)
         dt = cfg.dt.initial
-        history: tuple[np.ndarray, float] | None = None   # previous state and the dt that led here
+        history: tuple[np.ndarray, np.ndarray, float] | None = None   # previous state, gates, dt
         status = "completed"
         try:
             while t < t_end * (1 - 1e-12):
@@ -329,7 +338,8 @@ class Stepper:
                     dt = max(dt_try * max(0.2, 0.9 / math.sqrt(err)), cfg.dt.min)
                     continue
                 info = self._accounting(U_new, U, dt_try, t + dt_try / 2, t_new, iterations)
-                history = (U, dt_try)
+                history = (U, self._gate_vector(self.disc.gates), dt_try)
+                self.disc.gates = self.disc.last_gates
                 U, t = U_new, t_new
                 self.counters.steps += 1
                 for ob in self.observers:
@@ -363,17 +373,37 @@ class Stepper:
         return U, t, status
 
     def _error(self, U_new, U, history, dt) -> float:
+        """Local error estimate over concentrations and gates (the latter with atol GATE_ATOL);
+        the gates of U_new are those of the latest residual, which was evaluated at U_new."""
         if history is None:
             return 0.0
-        U_prev, dt_prev = history
-        predicted = U + (dt / dt_prev) * (U - U_prev)
-        lte = dt / (dt + dt_prev) * (U_new - predicted)
-        scale = self.sys.atol[:, None] + self.sys.case.time.rtol * np.abs(U_new)
-        return float(np.max(np.abs(lte) / scale))
+        U_prev, G_prev, dt_prev = history
+        rtol = self.sys.case.time.rtol
+        err = 0.0
+        G_new, G = self._gate_vector(self.disc.last_gates), self._gate_vector(self.disc.gates)
+        for new, now, prev, atol in ((U_new, U, U_prev, self.sys.atol[:, None]),
+                                     (G_new, G, G_prev, GATE_ATOL)):
+            if new.size == 0:
+                continue
+            predicted = now + (dt / dt_prev) * (now - prev)
+            lte = dt / (dt + dt_prev) * (new - predicted)
+            err = max(err, float(np.max(np.abs(lte) / (atol + rtol * np.abs(new)))))
+        return err
+
+    def _gate_vector(self, gates: dict) -> np.ndarray:
+        parts = [np.asarray(v, float).ravel() for b in sorted(gates) for _, v in sorted(gates[b].items())]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _saved_gates(self, saved: dict | None, U: np.ndarray) -> dict:
+        """Gates from a run directory's metrics.json; a run saved without any starts at rest."""
+        fresh = self.sys.initial_gates(U)
+        if not saved:
+            return fresh
+        return {b: {g: np.asarray(saved[b][g]["values"], float) for g in gs} for b, gs in fresh.items()}
 
     def _steady(self, U, history, tol) -> bool:
         if history is None:
             return False
-        U_prev, dt = history
+        U_prev, _, dt = history
         rate = np.abs(U - U_prev) / dt / (self.sys.atol[:, None] + np.abs(U))
         return bool(np.max(rate) < tol)

@@ -9,7 +9,7 @@ from ..registry import Registry
 registry: Registry = Registry("flux model", "microdomain.fluxes")
 register = registry.register
 
-from .base import FluxContext, FluxModel  # noqa: E402
-from . import generic  # noqa: E402,F401  (registers the generic models)
+from .base import FluxContext, FluxModel, Sensor  # noqa: E402
+from . import generic, er, mito, pm, lysosome  # noqa: E402,F401  (register the built-in models)
 
-__all__ = ["FluxContext", "FluxModel", "register", "registry"]
+__all__ = ["FluxContext", "FluxModel", "Sensor", "register", "registry"]

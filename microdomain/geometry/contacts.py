@@ -10,6 +10,10 @@ cylinder (r ≤ contact_radius, 0 ≤ z ≤ gap) whose faces split the ER top at
 Every fragment is assigned a compartment from the solids that contain it; every interface
 from the compartments on its two sides (and whether it touches the cleft). The 2D variant is
 the (r, z) half-plane of the same bodies and FiPy weights it by r (see microdomain.mesh).
+
+With `er_network = true` the ER sheet runs out to the domain's outer wall instead of ending at
+`er_radius`: its rim there (`er_network`) stands for the rest of the ER network, so a bath on
+it holds the lumen near its resting [Ca2+] instead of a closed disk that a release empties.
 """
 
 from __future__ import annotations
@@ -42,7 +46,22 @@ def _ball_on_sheet(R: float, p) -> dict:
     d = math.sqrt(R * R - a * a)
     zc = p.gap + d
     Rd = max(p.er_radius, R) + p.bulk
-    return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, z0=-p.er_thickness - p.bulk, z1=zc + R + p.bulk)
+    r_er = Rd if p.er_network else p.er_radius       # the lumen's radius
+    return dict(R=R, a=a, d=d, zc=zc, Rd=Rd, r_er=r_er, z0=-p.er_thickness - p.bulk,
+                z1=zc + R + p.bulk)
+
+
+def _sheet_measures(L: dict, p) -> dict:
+    """ER volume, ER surface (patch included), outer wall area and, with er_network, the rim on
+    the outer wall: the sheet's share of `reference` (both contacts share it)."""
+    r, t, Rd, H = L["r_er"], p.er_thickness, L["Rd"], L["z1"] - L["z0"]
+    rim = 2 * math.pi * r * t
+    wall = 2 * math.pi * Rd * H + 2 * math.pi * Rd**2
+    out = {"er": math.pi * r**2 * t, "er_surface": 2 * math.pi * r**2 + rim, "outer": wall}
+    if p.er_network:        # the rim moves from the ER membrane onto the outer wall
+        out.update(er_surface=2 * math.pi * r**2, outer=wall - rim, er_network=rim)
+    return out
+
 
 class _ContactParams(GmshParams):
     gap: Length = Field(0.020, gt=0)
@@ -50,6 +69,8 @@ class _ContactParams(GmshParams):
     er_thickness: Length = Field(0.050, gt=0)
     er_radius: Length = Field(0.400, gt=0)
     bulk: Length = Field(0.250, gt=0)
+    er_network: bool = Field(False, description="the ER sheet reaches the outer wall, where its "
+                             "rim `er_network` stands for the rest of the ER network")
 
     def mesh_size(self, name: str) -> float:
         v = getattr(self, name)
@@ -114,6 +135,10 @@ def _pair(a: str, b: str, x: str, y: str) -> bool:
     return {a, b} == {x, y}
 
 
+def _network_claim(p) -> tuple[SurfaceClaim, ...]:
+    return (SurfaceClaim("er_network", (("er", OUTSIDE),)),) if p.er_network else ()
+
+
 # ------------------------------------------------------------------------ mam_contact --
 
 class MamContactParams(_ContactParams):
@@ -150,7 +175,8 @@ class MamContact(GmshBuilder):
 
     @staticmethod
     def surface_names(p) -> list[str]:
-        return ["er_membrane", "er_mam_patch", "omm", "omm_mam_patch", "imm", "outer"]
+        names = ["er_membrane", "er_mam_patch", "omm", "omm_mam_patch", "imm", "outer"]
+        return names + (["er_network"] if p.er_network else [])
 
     @classmethod
     def claims(cls, p):
@@ -159,7 +185,7 @@ class MamContact(GmshBuilder):
                 SurfaceClaim("omm", (("ims", "cytosol"),)),
                 SurfaceClaim("omm_mam_patch", (("ims", "cytosol"),)),
                 SurfaceClaim("imm", (("matrix", "ims"),)),
-                SurfaceClaim("outer", (("cytosol", OUTSIDE),)))
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p)
 
     @staticmethod
     def _layout(p):
@@ -168,18 +194,19 @@ class MamContact(GmshBuilder):
     @classmethod
     def reference(cls, p) -> dict:
         L = cls._layout(p)
-        R, a, d, w, t, r_er = L["R"], L["a"], L["d"], p.ims_width, p.er_thickness, p.er_radius
+        R, a, d, w = L["R"], L["a"], L["d"], p.ims_width
         Vo, So, Fo = truncated_ball_measures(R, d)
         Vi, Si, Fi = truncated_ball_measures(R - w, d - w)
-        H = L["z1"] - L["z0"]
-        V_dom = math.pi * L["Rd"] ** 2 * H
-        V_er = math.pi * r_er**2 * t
+        V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
+        er = _sheet_measures(L, p)
+        areas = {"er_mam_patch": math.pi * a * a, "er_membrane": er["er_surface"] - math.pi * a * a,
+                 "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi, "outer": er["outer"]}
+        if p.er_network:
+            areas["er_network"] = er["er_network"]
         return {
-            "volumes": {"cytosol": V_dom - V_er - Vo, "er": V_er, "ims": Vo - Vi, "matrix": Vi},
-            "areas": {"er_mam_patch": math.pi * a * a,
-                      "er_membrane": 2 * math.pi * r_er**2 + 2 * math.pi * r_er * t - math.pi * a * a,
-                      "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi,
-                      "outer": 2 * math.pi * L["Rd"] * H + 2 * math.pi * L["Rd"] ** 2},
+            "volumes": {"cytosol": V_dom - er["er"] - Vo, "er": er["er"], "ims": Vo - Vi,
+                        "matrix": Vi},
+            "areas": areas,
             "clefts": {"mam": ["er_mam_patch", "omm_mam_patch", p.gap]},
         }
 
@@ -190,7 +217,7 @@ class MamContact(GmshBuilder):
         sh = Shapes(gmsh, dim)
         shapes = {
             "domain": sh.cylinder(L["Rd"], L["z0"], L["z1"]),
-            "er": sh.cylinder(p.er_radius, -p.er_thickness, 0.0),
+            "er": sh.cylinder(L["r_er"], -p.er_thickness, 0.0),
             "omm": sh.truncated_ball(L["zc"], L["R"], p.gap),
             "imm": sh.truncated_ball(L["zc"], L["R"] - p.ims_width, p.gap + p.ims_width),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
@@ -214,6 +241,8 @@ class MamContact(GmshBuilder):
                 return "imm"
             if _pair(x, y, "cytosol", OUTSIDE):
                 return "outer"
+            if _pair(x, y, "er", OUTSIDE):
+                return "er_network"
             return None
 
         volumes, surfaces = _fragment_and_classify(gmsh, dim, shapes, compartment_of, surface_of)
@@ -222,7 +251,7 @@ class MamContact(GmshBuilder):
         features = [
             (e.plane_disk(0.0, L["a"]), hmin),
             (e.plane_disk(p.gap, L["a"]), hmin),
-            (e.cylinder_surface(p.er_radius, -p.er_thickness, 0.0), hmem),
+            (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
             (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
             (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
@@ -262,8 +291,9 @@ class ErLysosome(GmshBuilder):
 
     @staticmethod
     def surface_names(p) -> list[str]:
-        return ["er_membrane", "er_contact_patch", "lysosome_membrane", "lysosome_contact_patch",
-                "outer"]
+        names = ["er_membrane", "er_contact_patch", "lysosome_membrane", "lysosome_contact_patch",
+                 "outer"]
+        return names + (["er_network"] if p.er_network else [])
 
     @classmethod
     def claims(cls, p):
@@ -271,7 +301,7 @@ class ErLysosome(GmshBuilder):
                 SurfaceClaim("er_contact_patch", (("er", "cytosol"),)),
                 SurfaceClaim("lysosome_membrane", (("lysosome", "cytosol"),)),
                 SurfaceClaim("lysosome_contact_patch", (("lysosome", "cytosol"),)),
-                SurfaceClaim("outer", (("cytosol", OUTSIDE),)))
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p)
 
     @staticmethod
     def _layout(p):
@@ -280,16 +310,18 @@ class ErLysosome(GmshBuilder):
     @classmethod
     def reference(cls, p) -> dict:
         L = cls._layout(p)
-        R, a, d, t, r_er = L["R"], L["a"], L["d"], p.er_thickness, p.er_radius
-        V, S, F = truncated_ball_measures(R, d)
-        H = L["z1"] - L["z0"]
-        V_er = math.pi * r_er**2 * t
+        a = L["a"]
+        V, S, F = truncated_ball_measures(L["R"], L["d"])
+        V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
+        er = _sheet_measures(L, p)
+        areas = {"er_contact_patch": math.pi * a * a,
+                 "er_membrane": er["er_surface"] - math.pi * a * a,
+                 "lysosome_contact_patch": F, "lysosome_membrane": S, "outer": er["outer"]}
+        if p.er_network:
+            areas["er_network"] = er["er_network"]
         return {
-            "volumes": {"cytosol": math.pi * L["Rd"] ** 2 * H - V_er - V, "er": V_er, "lysosome": V},
-            "areas": {"er_contact_patch": math.pi * a * a,
-                      "er_membrane": 2 * math.pi * r_er**2 + 2 * math.pi * r_er * t - math.pi * a * a,
-                      "lysosome_contact_patch": F, "lysosome_membrane": S,
-                      "outer": 2 * math.pi * L["Rd"] * H + 2 * math.pi * L["Rd"] ** 2},
+            "volumes": {"cytosol": V_dom - er["er"] - V, "er": er["er"], "lysosome": V},
+            "areas": areas,
             "clefts": {"er_lysosome": ["er_contact_patch", "lysosome_contact_patch", p.gap]},
         }
 
@@ -300,7 +332,7 @@ class ErLysosome(GmshBuilder):
         sh = Shapes(gmsh, dim)
         shapes = {
             "domain": sh.cylinder(L["Rd"], L["z0"], L["z1"]),
-            "er": sh.cylinder(p.er_radius, -p.er_thickness, 0.0),
+            "er": sh.cylinder(L["r_er"], -p.er_thickness, 0.0),
             "lysosome": sh.truncated_ball(L["zc"], L["R"], p.gap),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
@@ -319,6 +351,8 @@ class ErLysosome(GmshBuilder):
                 return "lysosome_contact_patch" if cleft else "lysosome_membrane"
             if _pair(x, y, "cytosol", OUTSIDE):
                 return "outer"
+            if _pair(x, y, "er", OUTSIDE):
+                return "er_network"
             return None
 
         volumes, surfaces = _fragment_and_classify(gmsh, dim, shapes, compartment_of, surface_of)
@@ -327,7 +361,7 @@ class ErLysosome(GmshBuilder):
         features = [
             (e.plane_disk(0.0, L["a"]), hmin),
             (e.plane_disk(p.gap, L["a"]), hmin),
-            (e.cylinder_surface(p.er_radius, -p.er_thickness, 0.0), hmem),
+            (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
         ]
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)

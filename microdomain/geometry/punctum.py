@@ -13,6 +13,10 @@ Every interface is a plane z = const or a vertical cylinder, so the mesh is a ba
 graded z-layers: quadrilaterals in 2D, prisms in 3D. Faces are orthogonal to the lines joining
 cell centres across every horizontal face (and every face in 2D), which keeps FiPy's two-point
 fluxes accurate near the channel.
+
+With `er_network = true` the ER lumen runs out to the outer wall (radius Rd) instead of ending
+at `er_radius`; its rim there is the surface `er_network`, where a bath can stand for the rest
+of the ER network.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class PmPunctumParams(GmshParams):
     bulk: Length = Field(0.250, gt=0)
     extracellular: Literal["compartment", "boundary"] = "compartment"
     extracellular_depth: Length = Field(0.200, gt=0)
+    er_network: bool = Field(False, description="the ER sheet reaches the outer wall, where its "
+                             "rim `er_network` stands for the rest of the ER network")
 
     DEFAULTS = {
         "axisymmetric": {"size_min": 0.0005, "size_membrane": 0.002, "size_max": 0.05, "grading": 0.2},
@@ -91,6 +97,8 @@ class PmPunctum(GmshBuilder):
             names.append("pm_channel")
         if p.extracellular == "compartment":
             names.append("extracellular_outer")
+        if p.er_network:
+            names.append("er_network")
         return names
 
     @classmethod
@@ -104,6 +112,8 @@ class PmPunctum(GmshBuilder):
             out.append(SurfaceClaim("pm_channel", (pm,)))
         if p.extracellular == "compartment":
             out.append(SurfaceClaim("extracellular_outer", (("extracellular", OUTSIDE),)))
+        if p.er_network:
+            out.append(SurfaceClaim("er_network", (("er", OUTSIDE),)))
         return tuple(out)
 
     @staticmethod
@@ -111,19 +121,24 @@ class PmPunctum(GmshBuilder):
         Rd = p.er_radius + p.bulk
         z0 = -p.er_thickness - p.bulk
         z_top = p.gap + (p.extracellular_depth if p.extracellular == "compartment" else 0.0)
-        return dict(Rd=Rd, z0=z0, z_top=z_top)
+        r_er = Rd if p.er_network else p.er_radius       # the lumen's radius
+        return dict(Rd=Rd, z0=z0, z_top=z_top, r_er=r_er)
 
     @classmethod
     def reference(cls, p) -> dict:
         L = cls._layout(p)
-        Rd, n, a, t, r_er = L["Rd"], p.puncta, p.punctum_radius, p.er_thickness, p.er_radius
+        Rd, n, a, t, r_er = L["Rd"], p.puncta, p.punctum_radius, p.er_thickness, L["r_er"]
         H_cyt = p.gap - L["z0"]
         V_er = math.pi * r_er**2 * t
+        rim = 2 * math.pi * r_er * t
         volumes = {"cytosol": math.pi * Rd**2 * H_cyt - V_er, "er": V_er}
         areas = {"pm_punctum_patch": n * math.pi * a * a, "pm": math.pi * (Rd**2 - n * a * a),
                  "er_punctum_patch": n * math.pi * a * a,
-                 "er_membrane": 2 * math.pi * r_er**2 + 2 * math.pi * r_er * t - n * math.pi * a * a,
+                 "er_membrane": 2 * math.pi * r_er**2 + rim - n * math.pi * a * a,
                  "outer": 2 * math.pi * Rd * H_cyt + math.pi * Rd**2}
+        if p.er_network:        # the rim moves from the ER membrane onto the outer wall
+            areas.update(er_membrane=areas["er_membrane"] - rim, outer=areas["outer"] - rim,
+                         er_network=rim)
         if p.channel_radius is not None:
             areas["pm_channel"] = n * math.pi * p.channel_radius**2
         if p.extracellular == "compartment":
@@ -139,7 +154,7 @@ class PmPunctum(GmshBuilder):
         info: dict = {"base": "polar (revolved)" if p.puncta == 1 and dim == 3 else
                       ("line" if dim == 2 else "triangulated disk")}
         Rd, z0 = L["Rd"], L["z0"]
-        a, rc, r_er = p.punctum_radius, p.channel_radius, p.er_radius
+        a, rc, r_er = p.punctum_radius, p.channel_radius, L["r_er"]
         hmin, hmem = p.mesh_size("size_min"), p.mesh_size("size_membrane")
         s, hmax, f = p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution
 
@@ -285,6 +300,8 @@ class PmPunctum(GmshBuilder):
                 surfaces["outer"].append(e)
             elif len(adj) == 1 and comps == ["extracellular"]:
                 surfaces["extracellular_outer"].append(e)
+            elif len(adj) == 1 and comps == ["er"]:
+                surfaces["er_network"].append(e)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
         mesh_options(gmsh, dim)
         gmsh.model.mesh.generate(dim)

@@ -4,6 +4,7 @@ references that resolve in docs/references.bib."""
 import dataclasses
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,25 @@ from microdomain.parameters import buffer_presets
 from microdomain.run import citations, run
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = sorted((ROOT / "cases").glob("*.toml"))
+ALL = sorted((ROOT / "cases").glob("*.toml"))
+SWEEPS = [p for p in ALL if "sweep" in tomllib.loads(p.read_text())]
+CASES = [p for p in ALL if p not in SWEEPS]
 BIB_KEYS = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "docs" / "references.bib").read_text()))
 
 
 def test_there_are_shipped_cases():
     names = {p.name for p in CASES}
-    assert {"nanodomain_egta.toml", "nanodomain_bapta.toml"} <= names
+    assert {"nanodomain_egta.toml", "nanodomain_bapta.toml", "mam_transfer.toml", "er_lysosome.toml",
+            "soce_punctum.toml", "zn_ca_crosstalk.toml"} <= names
+    assert {p.name for p in SWEEPS} == {"mam_gap_sweep.toml"}
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
+def test_sweep_cases_all_validate(path):
+    from microdomain.sweep import sweep_cases
+    spec, cases = sweep_cases(path)
+    assert len(cases) == len(spec.values) >= 2
+    assert len({c.sha256 for _, _, c in cases}) == len(cases)     # each value makes a different case
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)

@@ -101,7 +101,9 @@ def test_zn_ca_crosstalk_zip7_raises_zn_and_the_dye_reports_it(tmp_path):
 
     out0, _ = _run("zn_ca_crosstalk", tmp_path / "off", no_zip7)
     p0 = _columns(out0 / "probes.csv")
-    assert p0["r50nm:Zn_uM"].max() < 1.05 * 0.0004
+    assert p0["r50nm:Zn_uM"].max() < 0.1 * p["r50nm:Zn_uM"].max()
+    # without ZIP7, released Ca²⁺ still raises free Zn²⁺ by displacing it from the shared dye site
+    assert p0["r50nm:Zn_uM"].max() > 1.3 * 0.0004
 
 
 def test_gap_sweep_hotspot_falls_with_the_gap(tmp_path):

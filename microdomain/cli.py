@@ -32,6 +32,12 @@ def _check_model(case):
         raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
 
 
+def _print_problems(path, exc: CaseError) -> None:
+    print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
+    for p in exc.problems:
+        print(f"  {p}", file=sys.stderr)
+
+
 def cmd_validate(args) -> int:
     status = 0
     for path in args.cases:
@@ -42,9 +48,7 @@ def cmd_validate(args) -> int:
             case = load_case(path)
             system = _check_model(case)
         except CaseError as exc:
-            print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
-            for p in exc.problems:
-                print(f"  {p}", file=sys.stderr)
+            _print_problems(path, exc)
             status = EXIT_CASE_ERROR
             continue
         unknowns = ", ".join(u.name for u in system.chemistry.unknowns)
@@ -67,9 +71,7 @@ def _validate_sweep(path) -> int:
         for _, _, case in cases:
             _check_model(case)
     except CaseError as exc:
-        print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
-        for p in exc.problems:
-            print(f"  {p}", file=sys.stderr)
+        _print_problems(path, exc)
         return EXIT_CASE_ERROR
     print(f"{path}: OK — sweep of {spec.parameter} over {len(cases)} values of {spec.case}")
     return 0
@@ -91,9 +93,7 @@ def cmd_run(args) -> int:
         case = load_case(args.case)
         _check_model(case)
     except CaseError as exc:
-        print(f"{len(exc.problems)} problem(s) in {args.case}:", file=sys.stderr)
-        for p in exc.problems:
-            print(f"  {p}", file=sys.stderr)
+        _print_problems(args.case, exc)
         return EXIT_CASE_ERROR
     if args.resume and not args.out:
         print("--resume needs --out: the run directory to continue", file=sys.stderr)
@@ -207,9 +207,7 @@ def cmd_mesh(args) -> int:
         except (GeometryError, ValueError) as exc:
             raise CaseError([Problem(str(case.path), "geometry", str(exc))]) from None
     except CaseError as exc:
-        print(f"{len(exc.problems)} problem(s) in {args.case}:", file=sys.stderr)
-        for p in exc.problems:
-            print(f"  {p}", file=sys.stderr)
+        _print_problems(args.case, exc)
         return EXIT_CASE_ERROR
     st = domain.stats
     print(f"{args.case}: {domain.n_cells} cells, {st.get('faces', '?')} faces "
@@ -276,9 +274,7 @@ def cmd_sweep(args) -> int:
     try:
         spec, cases = sweep_cases(args.sweep)
     except CaseError as exc:
-        print(f"{len(exc.problems)} problem(s) in {args.sweep}:", file=sys.stderr)
-        for p in exc.problems:
-            print(f"  {p}", file=sys.stderr)
+        _print_problems(args.sweep, exc)
         return EXIT_CASE_ERROR
     out = Path(args.out)
     print(f"{spec.name}: {len(cases)} runs of {spec.parameter} into {out}/ "

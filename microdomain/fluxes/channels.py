@@ -19,24 +19,9 @@ from pydantic import Field, model_validator
 from ..quantities import Concentration, PerCompartment, Strict
 from ..units import current_to_molar_flow
 from .base import FluxModel
+from .generic import PerIonCurrent, hill, per_ion
 
-PerIonCurrent = PerCompartment("current")          # {ion: value}; "*" stands for `ion`
-PerIonConcentration = PerCompartment("concentration")
-
-
-def per_ion(table: dict[str, float], ion: str) -> dict[str, float]:
-    return {(ion if k == "*" else k): v for k, v in table.items()}
-
-
-def hill(c: np.ndarray, K: float, n: float) -> np.ndarray:
-    c = np.maximum(c, 0.0)
-    return c**n / (K**n + c**n)
-
-
-def dhill(c: np.ndarray, K: float, n: float) -> np.ndarray:
-    c = np.maximum(c, 0.0)
-    Kn = K**n
-    return n * Kn * c ** (n - 1) / (Kn + c**n) ** 2
+PerIonConcentration = PerCompartment("concentration")   # {ion: value}; "*" stands for `ion`
 
 
 class ClusterParams(Strict):

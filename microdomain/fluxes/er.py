@@ -7,11 +7,12 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..quantities import Concentration, FluxDensity, Permeability, SecondOrderRate, Strict
+from ..quantities import Concentration, Permeability, SecondOrderRate, Strict
 from . import register
 from .base import FluxModel
-from .channels import ClusterParams, LinearChannelCluster, dhill, hill
-from .generic import HillPump, HillPumpParams, PassivePermeability
+from .channels import ClusterParams, LinearChannelCluster
+from .generic import (HillPump, HillPumpParams, PassivePermeability, SaturableTransporter,
+                      dhill, hill)
 
 
 class Ip3rParams(ClusterParams):
@@ -135,31 +136,6 @@ class Leak(PassivePermeability):
     balances SERCA at rest; any membrane)."""
 
     references = ("LiRinzel1994",)
-
-
-class SaturableParams(Strict):
-    vmax: FluxDensity = Field(ge=0)
-    K: Concentration = Field(gt=0)
-    activation: float = Field(1.0, ge=0, le=1)   # fraction of transporters switched on
-    ion: str = "Zn"
-
-
-class SaturableTransporter(FluxModel):
-    """J = activation·Vmax·c/(K + c), c = [ion] on the source side (Michaelis–Menten)."""
-
-    Params = SaturableParams
-
-    @property
-    def ions(self):
-        return (self.params.ion,)
-
-    def flux(self, src, tgt, t):
-        p = self.params
-        return {p.ion: p.activation * p.vmax * hill(src[p.ion], p.K, 1.0)}
-
-    def dflux(self, src, tgt, t):
-        p = self.params
-        return {(p.ion, "src"): p.activation * p.vmax * dhill(src[p.ion], p.K, 1.0)}
 
 
 @register("zip7")

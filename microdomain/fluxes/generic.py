@@ -14,8 +14,21 @@ PerIonCurrent = PerCompartment("current")       # {"*": value} or {ion: value}; 
 PerIonPermeability = PerCompartment("permeability")
 
 
-def _per_ion(table: dict[str, float], ion: str) -> dict[str, float]:
+def per_ion(table: dict[str, float], ion: str) -> dict[str, float]:
+    """A per-ion table with '*' standing for the model's own `ion`."""
     return {(ion if k == "*" else k): v for k, v in table.items()}
+
+
+def hill(c: np.ndarray, K: float, n: float) -> np.ndarray:
+    """cⁿ/(Kⁿ + cⁿ), with negative c (Newton overshoot) read as 0."""
+    c = np.maximum(c, 0.0)
+    return c**n / (K**n + c**n)
+
+
+def dhill(c: np.ndarray, K: float, n: float) -> np.ndarray:
+    c = np.maximum(c, 0.0)
+    Kn = K**n
+    return n * Kn * c ** (n - 1) / (Kn + c**n) ** 2
 
 
 class ChannelClusterParams(Strict):
@@ -35,12 +48,12 @@ class ChannelCluster(FluxModel):
 
     @property
     def ions(self):
-        return tuple(_per_ion(self.params.unitary_current, self.params.ion))
+        return tuple(per_ion(self.params.unitary_current, self.params.ion))
 
     def flux(self, src, tgt, t):
         p = self.params
         out = {}
-        for ion, current in _per_ion(p.unitary_current, p.ion).items():
+        for ion, current in per_ion(p.unitary_current, p.ion).items():
             flow = p.channels * current_to_molar_flow(current, self.context.valence[ion])
             out[ion] = np.full(self.context.areas.size, flow / self.context.total_area)
         return out
@@ -60,15 +73,15 @@ class PassivePermeability(FluxModel):
 
     @property
     def ions(self):
-        return tuple(_per_ion(self.params.permeability, self.params.ion))
+        return tuple(per_ion(self.params.permeability, self.params.ion))
 
     def flux(self, src, tgt, t):
         return {ion: P * (src[ion] - tgt[ion])
-                for ion, P in _per_ion(self.params.permeability, self.params.ion).items()}
+                for ion, P in per_ion(self.params.permeability, self.params.ion).items()}
 
     def dflux(self, src, tgt, t):
         out = {}
-        for ion, P in _per_ion(self.params.permeability, self.params.ion).items():
+        for ion, P in per_ion(self.params.permeability, self.params.ion).items():
             out[(ion, "src")] = np.full(src[ion].shape, P)
             out[(ion, "tgt")] = np.full(src[ion].shape, -P)
         return out
@@ -94,16 +107,11 @@ class HillPump(FluxModel):
 
     def flux(self, src, tgt, t):
         p = self.params
-        c = np.maximum(src[p.ion], 0.0)
-        cn = c**p.n
-        return {p.ion: p.vmax * cn / (p.K**p.n + cn)}
+        return {p.ion: p.vmax * hill(src[p.ion], p.K, p.n)}
 
     def dflux(self, src, tgt, t):
         p = self.params
-        c = np.maximum(src[p.ion], 0.0)
-        Kn = p.K**p.n
-        d = p.vmax * p.n * Kn * c ** (p.n - 1) / (Kn + c**p.n) ** 2
-        return {(p.ion, "src"): d}
+        return {(p.ion, "src"): p.vmax * dhill(src[p.ion], p.K, p.n)}
 
 
 class ConstantFluxParams(Strict):
@@ -133,3 +141,27 @@ class ConstantFlux(FluxModel):
         p = self.params
         density = p.density if p.density is not None else p.total / self.context.total_area
         return {p.ion: np.full(self.context.areas.size, density)}
+
+
+class SaturableParams(HillPumpParams):
+    n: float = Field(1.0, gt=0)                    # Michaelis–Menten unless given
+    activation: float = Field(1.0, ge=0, le=1)     # fraction of transporters switched on
+    ion: str = "Zn"
+
+
+class SaturableTransporter(HillPump):
+    """activation·Vmax·cⁿ/(Kⁿ + cⁿ), c on the source side (n = 1: Michaelis–Menten); the base of
+    the exchangers and Zn²⁺ transporters. Not registered itself."""
+
+    Params = SaturableParams
+    references = ()
+
+    def flux(self, src, tgt, t):
+        return {ion: self.params.activation * j for ion, j in super().flux(src, tgt, t).items()}
+
+    def dflux(self, src, tgt, t):
+        return {key: self.params.activation * d for key, d in super().dflux(src, tgt, t).items()}
+
+
+class CalciumSaturableParams(SaturableParams):
+    ion: str = "Ca"

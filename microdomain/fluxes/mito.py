@@ -9,13 +9,7 @@ from ..quantities import AreaDensity, Concentration, Current, Strict
 from ..units import current_to_molar_flow
 from . import register
 from .base import FluxModel
-from .channels import dhill, hill
-from .er import SaturableParams, SaturableTransporter
-from .generic import PassivePermeability, PermeabilityParams
-
-
-class VdacParams(PermeabilityParams):
-    pass
+from .generic import CalciumSaturableParams, PassivePermeability, SaturableTransporter, dhill, hill
 
 
 @register("vdac")
@@ -24,7 +18,6 @@ class Vdac(PassivePermeability):
     (`permeability` = {Ca = ..., Zn = ...} for both). The OMM is meant not to limit uptake, so
     P is taken large against the MCU's effective permeability (magnitude illustrative)."""
 
-    Params = VdacParams
     references = ("Su2024",)
 
 
@@ -68,14 +61,10 @@ class Mcu(FluxModel):
         return {(p.ion, "src"): self._rate() * (hill(c, p.K, p.n) + c * dhill(c, p.K, p.n))}
 
 
-class NclxParams(SaturableParams):
-    ion: str = "Ca"
-
-
 @register("nclx")
 class Nclx(SaturableTransporter):
     """Mitochondrial Na⁺/Ca²⁺ exchanger, matrix → IMS: J = activation·Vmax·c/(K + c), c the
     matrix [Ca²⁺] (Michaelis–Menten; Na⁺ taken constant; magnitudes illustrative)."""
 
-    Params = NclxParams
+    Params = CalciumSaturableParams
     references = ("Ke2022",)

@@ -8,9 +8,8 @@ from pydantic import Field
 from ..quantities import Concentration, Time
 from . import register
 from .base import Sensor
-from .channels import ClusterParams, LinearChannelCluster, hill
-from .er import SaturableParams, SaturableTransporter
-from .generic import HillPump, HillPumpParams
+from .channels import ClusterParams, LinearChannelCluster
+from .generic import CalciumSaturableParams, HillPump, HillPumpParams, SaturableTransporter, hill
 
 
 class SoceParams(ClusterParams):
@@ -69,16 +68,12 @@ class Pmca(HillPump):
     references = ("Su2024",)
 
 
-class NcxParams(SaturableParams):
-    ion: str = "Ca"
-
-
 @register("ncx")
 class Ncx(SaturableTransporter):
     """Plasma-membrane Na⁺/Ca²⁺ exchanger in forward mode, cytosol → outside:
     J = activation·Vmax·c/(K + c) (Na⁺ gradient and voltage taken constant; illustrative)."""
 
-    Params = NcxParams
+    Params = CalciumSaturableParams
     references = ("Su2024",)
 
 

@@ -64,7 +64,7 @@ def _time_case(make_case) -> dict:
     """Set a case up (mesh, FiPy operator), then time its steps alone."""
     from microdomain.assembly import build_system
     from microdomain.mesh import build_domain
-    from microdomain.stepper import Stepper
+    from microdomain.solver import Stepper
 
     t0 = time.perf_counter()
     case = make_case()

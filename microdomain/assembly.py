@@ -25,7 +25,7 @@ from fipy.matrices.scipyMatrix import _ScipyMeshMatrix
 from .case import OUTSIDE, Case
 from .chemistry import BoundState, Chemistry, SiteGroup, Unknown
 from .fluxes import FluxContext, FluxModel, registry as flux_registry
-from .fluxes.base import Gates, advance_gates
+from .fluxes.base import Gates
 from .mesh import Domain
 from .quantities import value_in
 
@@ -53,17 +53,13 @@ class FluxBinding:
     stop: float | None
     references: tuple[str, ...]
     sensors: dict[str, tuple[np.ndarray, np.ndarray]]   # sensor → (cells, volume weights summing to 1)
+    # half-cell diffusion resistance δ/D (ms/µm) between each cell centre and the membrane, per
+    # moved ion; 0 outside the mesh and where the ion is immobile (solver/membrane.py)
+    r_src: dict[str, np.ndarray]
+    r_tgt: dict[str, np.ndarray]
 
     def active(self, t_mid: float) -> bool:
         return (self.start is None or t_mid >= self.start) and (self.stop is None or t_mid < self.stop)
-
-    def sides(self, U: np.ndarray, ion_index: dict[str, int]):
-        """Free ion concentrations on both sides of every face, and the sensed means."""
-        src = {ion: _side(U[k], self.src, self.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
-        tgt = {ion: _side(U[k], self.tgt, self.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
-        sensed = {name: {ion: float(w @ U[k, cells]) for ion, k in ion_index.items()}
-                  for name, (cells, w) in self.sensors.items()}
-        return src, tgt, sensed
 
     def extras(self, gates: Gates | None, sensed) -> dict:
         """Keyword arguments for the model: only those it declares (plain plugins take none)."""
@@ -81,7 +77,7 @@ class System:
     domain: Domain
     chemistry: Chemistry
     transport: tuple[sp.csr_matrix, ...]     # T_u, one per unknown
-    dirichlet_rhs: np.ndarray                # g, shape (n_unknowns, n_cells)
+    boundary_rhs: np.ndarray                 # g (baths and open faces), shape (n_unknowns, n_cells)
     initial: np.ndarray                      # U0, shape (n_unknowns, n_cells)
     bindings: tuple[FluxBinding, ...]
     atol: np.ndarray                         # per unknown absolute tolerance (µM)
@@ -102,90 +98,6 @@ class System:
 
     def free_ion_index(self) -> dict[str, int]:
         return {u.name: k for k, u in enumerate(self.chemistry.unknowns) if not u.bound}
-
-    def initial_gates(self, U: np.ndarray) -> dict[str, Gates]:
-        """Gates of every gated binding at the initial state (binding name → gate → per face)."""
-        ion_index = self.free_ion_index()
-        out = {}
-        for b in self.bindings:
-            if b.model.gates:
-                src, tgt, sensed = b.sides(U, ion_index)
-                out[b.name] = b.model.initial_gates(src, tgt, sensed if b.sensors else None)
-        return out
-
-    def membrane(self, U: np.ndarray, t_mid: float, t: float, want_jacobian: bool,
-                 gates_old: dict[str, Gates] | None = None, dt: float | None = None):
-        """Net membrane inflow per cell (amount/time) and, if asked, its derivative entries.
-
-        Gates are advanced from `gates_old` over `dt` at the concentrations U (the step's end);
-        with dt None they are used as given. Returns (M, entries, per_binding, gates) where
-        entries are (row_unknown, row_cell, col_cell, d(inflow)/du) arrays for the same unknown,
-        per_binding maps a binding to its {ion: J·A per face} (for flux accounting) and gates
-        are the gates used.
-        """
-        M = np.zeros_like(U)
-        rows, rcells, ccells, vals = [], [], [], []
-        per_binding, gates_new = {}, {}
-        ion_index = self.free_ion_index()
-        for b in self.bindings:
-            gated = bool(b.model.gates)
-            if not gated and not b.active(t_mid):
-                continue
-            src, tgt, sensed = b.sides(U, ion_index)
-            gates = None
-            if gated:
-                gates = gates_old[b.name]
-                if dt is not None:
-                    gates = advance_gates(b.model, gates, src, tgt, t, dt, sensed if b.sensors else None)
-                gates_new[b.name] = gates
-                if not b.active(t_mid):     # a closed gated channel still relaxes its gates
-                    continue
-            extra = b.extras(gates, sensed)
-            J = b.model.flux(src, tgt, t, **extra)
-            per_binding[b.name] = {ion: j * b.areas for ion, j in J.items()}
-            for ion, j in J.items():
-                k = ion_index[ion]
-                q = j * b.areas
-                inside_src, inside_tgt = b.src >= 0, b.tgt >= 0
-                np.add.at(M[k], b.src[inside_src], -q[inside_src])
-                np.add.at(M[k], b.tgt[inside_tgt], q[inside_tgt])
-            if not want_jacobian:
-                continue
-            for (ion, side), d in b.model.dflux(src, tgt, t, **extra).items():
-                k = ion_index[ion]
-                col = b.src if side == "src" else b.tgt
-                dq = d * b.areas
-                for row, sign in ((b.src, -1.0), (b.tgt, 1.0)):
-                    ok = (row >= 0) & (col >= 0)
-                    rows.append(np.full(int(ok.sum()), k))
-                    rcells.append(row[ok])
-                    ccells.append(col[ok])
-                    vals.append(sign * dq[ok])
-        entries = tuple(np.concatenate(x) if x else np.zeros(0, dtype=float if i == 3 else np.int64)
-                        for i, x in enumerate((rows, rcells, ccells, vals)))
-        return M, entries, per_binding, gates_new
-
-    def membrane_pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (unknown, row cell, col cell) a flux derivative may fill, for the sparse pattern."""
-        ion_index = self.free_ion_index()
-        rows, rc, cc = [], [], []
-        for b in self.bindings:
-            both = (b.src >= 0) & (b.tgt >= 0)
-            for ion in b.model.ions:
-                k = ion_index[ion]
-                for row in (b.src, b.tgt):
-                    for col in (b.src, b.tgt):
-                        ok = (row >= 0) & (col >= 0) & (both | (row == col))
-                        rows.append(np.full(int(ok.sum()), k))
-                        rc.append(row[ok])
-                        cc.append(col[ok])
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(rows), np.concatenate(rc), np.concatenate(cc)
-
-
-def _side(values: np.ndarray, cells: np.ndarray, outside: float) -> np.ndarray:
-    return np.where(cells >= 0, values[np.maximum(cells, 0)], outside)
 
 
 # ------------------------------------------------------------------------------- building --
@@ -232,14 +144,26 @@ def _initial_state(case: Case, domain: Domain, chem: Chemistry) -> np.ndarray:
     return U
 
 
-def _bath_values(case: Case, domain: Domain, chem: Chemistry) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(surface, faces, values per unknown per face) for every bath boundary."""
+@dataclass(frozen=True)
+class BoundaryFaces:
+    """Outer faces held by one [[boundaries]] entry, with the far values of every unknown."""
+
+    kind: str                  # "bath" (Dirichlet) or "open" (far-field Robin)
+    faces: np.ndarray
+    values: np.ndarray         # (n_unknowns, n_faces)
+    center: tuple[float, ...] | None = None
+
+
+def _boundary_values(case: Case, domain: Domain, chem: Chemistry) -> list[BoundaryFaces]:
+    """Faces and held values of every bath or open boundary: ions at `concentrations` (default:
+    the initial value in the adjacent compartment), bound states in equilibrium with them."""
     out, problems = [], []
     for i, bnd in enumerate(case.boundaries):
         fs = domain.surfaces[bnd.surface]
         if not fs.exterior:
             problems.append((f"boundaries[{i}].surface", f"surface {bnd.surface!r} is a membrane "
-                             "inside the mesh; a bath needs outer faces"))
+                             f"inside the mesh; a{'n open boundary' if bnd.type == 'open' else ' bath'} "
+                             "needs outer faces"))
             continue
         cells = fs.cells_a
         free = {}
@@ -253,13 +177,45 @@ def _bath_values(case: Case, domain: Domain, chem: Chemistry) -> list[tuple[str,
                           tuple(SiteGroup(g.buffer, g.site_total[cells], g.states) for g in chem.groups))
         for k, v in local.equilibrium_bound(free).items():
             values[k] = v
-        out.append((bnd.surface, fs.faces, values))
+        center = None
+        if bnd.type == "open":
+            center = tuple(bnd.center) if bnd.center is not None else (0.0,) * domain.dim
+            if len(center) != domain.dim:
+                problems.append((f"boundaries[{i}].center", f"needs {domain.dim} coordinates, "
+                                 f"got {len(center)}"))
+                continue
+        out.append(BoundaryFaces(bnd.type, fs.faces, values, center))
     if problems:
         raise ModelError(problems)
     return out
 
 
-def _transport(domain: Domain, D_cells: np.ndarray, baths) -> tuple[sp.csr_matrix, np.ndarray]:
+def _open_conductance(domain: Domain, faces: np.ndarray, D_cells: np.ndarray,
+                      center: tuple[float, ...]) -> np.ndarray:
+    """Per face, the conductance (µm³/ms per µM, FiPy areas) of the far-field condition.
+
+    Far from a localised source every species deviates from its far value as A/ρ, ρ = |x − x0|
+    (the steady linear far field: the unbuffered point source, and beyond the buffer length
+    constants the total ion carried by mobile buffers). So on an outer face with unit normal n
+    the outward flux density is J = D·(n·ρ̂/ρ)·(c_face − c∞) = κ·(c_face − c∞), and eliminating
+    the face value through the half-cell (δ/D) gives J = (c_P − c∞)/(δ/D + 1/κ). Faces whose
+    normal does not point away from x0 (κ ≤ 0) are left no-flux."""
+    cells = domain.face_cells[0, faces]
+    x = domain.face_centers[:, faces] - np.asarray(center, float)[:, None]
+    rho2 = np.sum(x * x, axis=0)
+    cos_over_rho = np.sum(x * domain.face_normals[:, faces], axis=0) / rho2   # n·ρ̂/ρ
+    D = D_cells[cells]
+    delta = domain.normal_distance(cells, faces)
+    G = np.zeros(faces.size)
+    ok = (cos_over_rho > 0) & (D > 0)
+    G[ok] = domain.face_areas[faces[ok]] / (delta[ok] / D[ok] + 1.0 / (D[ok] * cos_over_rho[ok]))
+    return G
+
+
+def _transport(domain: Domain, D_cells: np.ndarray, baths, opens=()) -> tuple[sp.csr_matrix, np.ndarray]:
+    """T_u and g_u for one unknown: FiPy's DiffusionTerm with membrane-zeroed face D and the
+    baths as constraints; open (far-field) faces add their conductance G to T's diagonal and
+    G·c∞ to g. `baths` and `opens` are lists of (faces, values) and (faces, G, values)."""
     mesh = domain.mesh
     var = fp.CellVariable(mesh=mesh, value=0.0)
     D_face = fp.CellVariable(mesh=mesh, value=D_cells).harmonicFaceValue.value.copy()
@@ -274,13 +230,20 @@ def _transport(domain: Domain, D_cells: np.ndarray, baths) -> tuple[sp.csr_matri
     # FiPy builds L and b with L·u = b meaning Σ face fluxes = L·u − b: keep T = −L, g = −b.
     _, L, b = term._buildMatrix(var, _ScipyMeshMatrix, dt=1.0)
     T = (-L.matrix).tocsr()
+    g = -np.asarray(b, float)
+    for faces, G, values in opens:
+        cells = domain.face_cells[0, faces]
+        T = T + sp.csr_matrix((G, (cells, cells)), shape=T.shape)
+        g = g + np.bincount(cells, weights=G * values, minlength=g.size)
+    T = T.tocsr()
     T.eliminate_zeros()
-    return T, -np.asarray(b, float)
+    return T, g
 
 
 def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
     out, problems = [], []
     valence = {s.ion: s.valence for s in case.species}
+    D_ion = {s.ion: _per_cell(s.D, domain) for s in case.species}
     names = domain.compartment_names
     for i, (spec, params) in enumerate(zip(case.fluxes, case.flux_params)):
         fs = domain.surfaces[spec.surface]
@@ -311,11 +274,27 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
             problems.append((f"fluxes[{i}].params", f"flux {spec.name!r}: {bad_sensor}"))
             continue
         outside = {ion: value_in(spec.outside, ion, 0.0) for ion in valence}
+        r_src = {ion: _half_cell_resistance(domain, src, fs.faces, D_ion[ion], case) for ion in model.ions}
+        r_tgt = {ion: _half_cell_resistance(domain, tgt, fs.faces, D_ion[ion], case) for ion in model.ions}
         out.append(FluxBinding(spec.name, model, fs.faces, src, tgt, areas, outside, spec.start,
-                               spec.stop, tuple(model_cls.references), sensors))
+                               spec.stop, tuple(model_cls.references), sensors, r_src, r_tgt))
     if problems:
         raise ModelError(problems)
     return tuple(out)
+
+
+def _half_cell_resistance(domain: Domain, cells: np.ndarray, faces: np.ndarray, D: np.ndarray,
+                          case: Case) -> np.ndarray:
+    """δ/D from each cell centre to the membrane face; 0 outside the mesh, for an immobile ion,
+    or when the case asks for cell-centre values (solver.membrane = "cell")."""
+    r = np.zeros(faces.size)
+    if case.solver.membrane == "cell":
+        return r
+    ok = cells >= 0
+    D_at = np.where(ok, D[np.maximum(cells, 0)], 0.0)
+    ok &= D_at > 0
+    r[ok] = domain.normal_distance(cells[ok], faces[ok]) / D_at[ok]
+    return r
 
 
 def _sensor_cells(model: FluxModel, domain: Domain):
@@ -354,14 +333,17 @@ def build_system(case: Case, domain: Domain) -> System:
     except ModelError as exc:
         problems += exc.problems
     try:
-        baths = _bath_values(case, domain, chem)
+        boundaries = _boundary_values(case, domain, chem)
     except ModelError as exc:
         problems += exc.problems
     if problems:
         raise ModelError(problems)
     T, g = [], []
     for k, D in enumerate(_diffusivities(case, domain, chem)):
-        Tk, gk = _transport(domain, D, [(faces, values[k]) for _, faces, values in baths])
+        baths = [(b.faces, b.values[k]) for b in boundaries if b.kind == "bath"]
+        opens = [(b.faces, _open_conductance(domain, b.faces, D, b.center), b.values[k])
+                 for b in boundaries if b.kind == "open"]
+        Tk, gk = _transport(domain, D, baths, opens)
         T.append(Tk)
         g.append(gk)
     scale = np.max(np.abs(U0), axis=1)

@@ -129,13 +129,26 @@ class FluxSpec(Strict):
 
 
 class Boundary(Strict):
-    """A bath on an outer surface: every species is held at a fixed value there (Dirichlet),
-    ions at `concentrations` (default: the initial value in the adjacent compartment), bound
-    buffer states in equilibrium with them."""
+    """An outer surface that exchanges with the world beyond the mesh. Far values: ions at
+    `concentrations` (default: the initial value in the adjacent compartment), bound buffer
+    states in equilibrium with them.
+
+    - "bath": every species is held at its far value there (Dirichlet).
+    - "open": the far field of a localised source at `center` (default: the origin), where
+      every species deviates from its far value as 1/ρ: a Robin condition that lets a small
+      domain stand for an unbounded one (assembly._open_conductance states the formula)."""
 
     surface: str
-    type: Literal["bath"] = "bath"
+    type: Literal["bath", "open"] = "bath"
     concentrations: PerCompartment("concentration") = {}
+    center: tuple[Length, ...] | None = None
+
+    @model_validator(mode="after")
+    def _center_only_when_open(self):
+        if self.center is not None and self.type != "open":
+            raise ValueError("'center' is the source position of an open boundary; it needs "
+                             'type = "open"')
+        return self
 
 
 class Dt(Strict):
@@ -145,8 +158,18 @@ class Dt(Strict):
 
 
 class TimeSpec(Strict):
+    """Time integration (docs/case-files.md, "Time"): `method` "trbdf2" (second order,
+    L-stable, the default) or "bdf1" (backward Euler); each step's local error estimate must
+    stay below atol + rtol·|u| in every cell; `adaptive = false` takes steps of dt.initial with
+    no error control. `mode = "steady"` solves for the steady state directly (pseudo-transient
+    Newton), falling back to time marching to `end` if that fails; `steady_state` stops a
+    transient run once every field changes by less than that fraction of itself per ms."""
+
     end: Time = Field(gt=0)
     dt: Dt = Dt()
+    method: Literal["trbdf2", "bdf1"] = "trbdf2"
+    adaptive: bool = True
+    mode: Literal["transient", "steady"] = "transient"
     rtol: float = Field(1e-3, gt=0)
     atol: Concentration = Field(1e-3, gt=0)
     steady_state: float | None = Field(None, gt=0)
@@ -159,12 +182,21 @@ class TimeSpec(Strict):
 
 
 class SolverSpec(Strict):
+    """Nonlinear and linear solvers (docs/case-files.md, "Solver"). Newton stops when its
+    correction, measured in units of the error tolerance (atol + rtol·|u|), falls below
+    `newton_tol`. `linear = "auto"` factorises (SuperLU) in 1D/2D and for 3D systems of at most
+    `direct_limit` unknowns; otherwise Krylov (GMRES) with a preconditioner chosen from the
+    problem (`preconditioner = "auto"`: Jacobi when diffusion over a step spans less than a cell,
+    algebraic multigrid otherwise). `membrane = "face"` evaluates membrane fluxes at the membrane
+    (half-cell diffusion resistance included), "cell" at the adjacent cell centres."""
+
     linear: Literal["auto", "direct", "iterative"] = "auto"
-    newton_tol: float = Field(1e-9, gt=0)
-    max_newton: int = Field(12, ge=1)
-    iterative_tol: float = Field(1e-10, gt=0)
-    max_sweeps: int = Field(40, ge=1)
-    direct_limit: int = Field(400_000, ge=0)
+    newton_tol: float = Field(1e-3, gt=0)
+    max_newton: int = Field(10, ge=1)
+    iterative_tol: float = Field(1e-4, gt=0)
+    preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
+    direct_limit: int = Field(30_000, ge=0)
+    membrane: Literal["face", "cell"] = "face"
 
 
 class Probe(Strict):

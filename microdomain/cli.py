@@ -87,7 +87,7 @@ def _default_out(case) -> Path:
 
 def cmd_run(args) -> int:
     from .run import ResumeError, run
-    from .stepper import SimulationError
+    from .solver import SimulationError
 
     try:
         case = load_case(args.case)
@@ -268,7 +268,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .stepper import SimulationError
+    from .solver import SimulationError
     from .sweep import run_sweep, sweep_cases
 
     try:

@@ -45,6 +45,8 @@ class Domain:
     face_areas: np.ndarray             # per face (per radian if cylindrical)
     face_cells: np.ndarray             # (2, n_faces), -1 where there is no second cell
     cell_centers: np.ndarray           # (dim, n_cells)
+    face_centers: np.ndarray           # (dim, n_faces)
+    face_normals: np.ndarray           # (dim, n_faces), unit length
     axes: tuple[str, ...]
     cylindrical: bool
     vtk_points: np.ndarray | None = None          # (n_points, 3) for VTU output
@@ -74,6 +76,15 @@ class Domain:
         mask = np.zeros(a.size, bool)
         mask[inner] = self.compartment_id[a[inner]] != self.compartment_id[b[inner]]
         return mask
+
+    def normal_distance(self, cells: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """Distance from each cell centre to the plane of its face, along the face normal
+        (half the cell width on a structured grid); 0 where there is no cell (-1)."""
+        ok = cells >= 0
+        d = np.zeros(faces.size)
+        offset = self.face_centers[:, faces[ok]] - self.cell_centers[:, cells[ok]]
+        d[ok] = np.abs(np.sum(offset * self.face_normals[:, faces[ok]], axis=0))
+        return d
 
     def structured_cell_index(self) -> tuple[np.ndarray, ...]:
         """Per axis cell-centre coordinates of a structured grid (FiPy orders x fastest)."""
@@ -181,6 +192,8 @@ def build_domain(geo: StructuredGeometry | UnstructuredGeometry) -> Domain:
         face_areas=np.asarray(mesh._faceAreas, float),
         face_cells=fcells,
         cell_centers=centers,
+        face_centers=np.asarray(mesh.faceCenters, float),
+        face_normals=np.asarray(mesh.faceNormals, float),
         axes=geo.axes,
         cylindrical=geo.cylindrical,
         nodes=geo.nodes,
@@ -339,6 +352,8 @@ def build_unstructured_domain(geo: UnstructuredGeometry, warn_quality: bool = Tr
         face_areas=areas,
         face_cells=fcells,
         cell_centers=centers,
+        face_centers=face_centers,
+        face_normals=face_normals,
         axes=geo.axes,
         cylindrical=geo.cylindrical,
         vtk_points=vtk_points,

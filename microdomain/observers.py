@@ -1,4 +1,6 @@
-"""Observers of the time loop: VTK frames, probes, metrics with mass balance, log, progress."""
+"""Observers of the time loop: VTK frames, probes, flux traces, metrics with mass balance, the
+checkpoint a run resumes from, progress. Each file is rewritten at every checkpoint (after an
+accepted step that passed an output time), so they always describe one consistent time."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .assembly import System
-from .io import VTKSeries, atomic_write_json, write_csv, write_surfaces
+from .io import VTKSeries, atomic_write_bytes, atomic_write_json, write_csv, write_surfaces
 from .mesh import Domain
-from .stepper import StepInfo
+from .solver import State, StepInfo, initial_gates
 from .units import AMOUNT_TO_AMOL
 
 
@@ -90,12 +92,15 @@ class FrameWriter:
         arrays["compartment"] = self.compartment
         self.series.write(t, arrays)
 
+    def checkpoint(self, state):
+        pass
+
     def finish(self, U, t, status):
         pass
 
 
 class ProbeRecorder:
-    """Every accepted step: one row of probe values; probes.csv rewritten at each frame."""
+    """Every accepted step: one row of probe values; probes.csv rewritten at each checkpoint."""
 
     def __init__(self, path: Path, probes):
         self.path, self.probes = path, probes
@@ -128,16 +133,20 @@ class ProbeRecorder:
             self.rows.append([info.t, *self.values(U)])
 
     def frame(self, U, t):
+        pass
+
+    def checkpoint(self, state):
         if self.W is not None:
             write_csv(self.path, self.columns, self.rows)
 
     def finish(self, U, t, status):
-        self.frame(U, t)
+        self.checkpoint(None)
 
 
 class FluxRecorder:
     """Every accepted step: each flux's mean flow over the step per ion (amol/ms) and, for gated
-    fluxes, the area-weighted mean of each gate; fluxes.csv rewritten at each frame."""
+    fluxes, the area-weighted mean of each gate; fluxes.csv rewritten at each checkpoint. A
+    steady solve writes one row of the steady flows."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -162,37 +171,47 @@ class FluxRecorder:
 
     def start(self, system: System, U, t):
         self._setup(system)
-        self._row(t, {}, 0.0, system.initial_gates(U))
+        self._row(t, {}, 0.0, initial_gates(system, U))
 
-    def _row(self, t, amounts, dt, gates):
+    def _row(self, t, amounts, dt, gates, steady=False):
         row = [t]
         for kind, name, what in self.keys:
             if kind == "flow":
                 amount = amounts.get(name, {}).get(what, 0.0)
-                row.append(amount * AMOUNT_TO_AMOL / dt if dt > 0 else 0.0)
+                if steady:
+                    row.append(amount * AMOUNT_TO_AMOL)          # already a rate
+                else:
+                    row.append(amount * AMOUNT_TO_AMOL / dt if dt > 0 else 0.0)
             else:
                 row.append(float(self.weights[name] @ gates[name][what]))
         self.rows.append(row)
 
     def step(self, U, info: StepInfo):
-        self._row(info.t, info.flux_amounts, info.dt, info.gates)
+        self._row(info.t, info.flux_amounts, info.dt, info.gates, info.steady)
 
     def frame(self, U, t):
+        pass
+
+    def checkpoint(self, state):
         if len(self.columns) > 1:
             write_csv(self.path, self.columns, self.rows)
 
     def finish(self, U, t, status):
-        self.frame(U, t)
+        self.checkpoint(None)
 
 
 class Metrics:
-    """Peaks and means per compartment and surface, flux totals, and the mass balance per ion."""
+    """Peaks and means per compartment and surface, flux totals, and the mass balance per ion.
+
+    A steady solve reports rates instead: each flux's flow at the steady state and the steady
+    balance per ion — the net inflow through baths, open faces and outside fluxes, which must
+    vanish."""
 
     def __init__(self, path: Path):
         self.path = path
 
     def resume(self, system: System, U, t, saved):
-        """Carry on the accounting of a run directory's metrics.json (written with its last frame)."""
+        """Carry on the accounting from a checkpoint's metrics (checkpoint.npz)."""
         self._setup(system)
         m = saved["metrics"]
         for (kind, where, ion) in self.peaks:
@@ -204,8 +223,8 @@ class Metrics:
             self.outside_inflow[ion] = b["outside_inflow_amol"] / AMOUNT_TO_AMOL
         for name, per_ion in m["fluxes"].items():
             self.flux_totals[name] = {ion: v["amount_amol"] / AMOUNT_TO_AMOL for ion, v in per_ion.items()}
-        for name, gates in m.get("gates", {}).items():
-            self.gates[name] = {g: np.asarray(v["values"], float) for g, v in gates.items()}
+        self.gates = {b: {g: np.asarray(v, float) for g, v in gs.items()}
+                      for b, gs in saved.get("gates", {}).items()}
         self.t = t
 
     def start(self, system: System, U, t):
@@ -230,7 +249,8 @@ class Metrics:
         self.bath_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.outside_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.flux_totals: dict[str, dict[str, float]] = {b.name: {} for b in system.bindings}
-        self.gates = system.initial_gates(system.initial)
+        self.gates = initial_gates(system, system.initial)
+        self.steady = None          # steady rates, after a direct steady solve
 
     def amount(self, U, ion) -> float:
         """Total ion, free and bound, in µM·µm³ (physical volume)."""
@@ -247,14 +267,17 @@ class Metrics:
     def step(self, U, info: StepInfo):
         self.t = info.t
         self._update_peaks(U, info.t)
+        if info.gates:
+            self.gates = info.gates
+        if info.steady:
+            self.steady = info
+            return
         for ion in self.ion_rows:
             self.bath_inflow[ion] += float(info.boundary_inflow[self.carriers[ion]].sum())
             self.outside_inflow[ion] += info.outside_inflow.get(ion, 0.0)
         for name, per_ion in info.flux_amounts.items():
             for ion, amount in per_ion.items():
                 self.flux_totals[name][ion] = self.flux_totals[name].get(ion, 0.0) + amount
-        if info.gates:
-            self.gates = info.gates
 
     def report(self, U, t) -> dict:
         d = self.sys.domain
@@ -279,20 +302,90 @@ class Metrics:
                             "error_amol": error * AMOUNT_TO_AMOL, "relative_error": error / scale}
         fluxes = {name: {ion: {"amount_amol": a * AMOUNT_TO_AMOL} for ion, a in per_ion.items()}
                   for name, per_ion in self.flux_totals.items()}
-        # gates in full: resume restarts from them
         areas = {b.name: b.areas / b.areas.sum() for b in self.sys.bindings}
         gates = {name: {g: {"mean": float(areas[name] @ v), "min": float(np.min(v)),
-                            "max": float(np.max(v)), "values": [float(x) for x in v]}
-                        for g, v in per_gate.items()}
+                            "max": float(np.max(v))} for g, v in per_gate.items()}
                  for name, per_gate in self.gates.items()}   # area-weighted mean, as fluxes.csv
-        return {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
-                "gates": gates, "mass_balance": balance}
+        out = {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
+               "gates": gates, "mass_balance": balance}
+        if self.steady is not None:
+            out["steady"] = self._steady_report()
+        return out
+
+    def _steady_report(self) -> dict:
+        """Flows at the steady state (amol/ms) and the net inflow per ion, which must vanish."""
+        info = self.steady
+        flows = {name: {ion: {"rate_amol_per_ms": q * AMOUNT_TO_AMOL} for ion, q in per_ion.items()}
+                 for name, per_ion in info.flux_amounts.items()}
+        balance = {}
+        for ion in self.ion_rows:
+            bath = float(info.boundary_inflow[self.carriers[ion]].sum())
+            outside = info.outside_inflow.get(ion, 0.0)
+            # the scale: the largest single inflow, through a boundary or an outside flux
+            terms = [abs(x) for x in info.boundary_inflow[self.carriers[ion]]] + [abs(outside)]
+            scale = max(max(terms), 1e-300)
+            balance[ion] = {"bath_inflow_amol_per_ms": bath * AMOUNT_TO_AMOL,
+                            "outside_inflow_amol_per_ms": outside * AMOUNT_TO_AMOL,
+                            "net_amol_per_ms": (bath + outside) * AMOUNT_TO_AMOL,
+                            "relative_imbalance": (bath + outside) / scale}
+        return {"fluxes": flows, "balance": balance}
 
     def frame(self, U, t):
-        atomic_write_json(self.path, self.report(U, t))
+        pass
+
+    def checkpoint(self, state):
+        atomic_write_json(self.path, self.report(state.U, state.t))
 
     def finish(self, U, t, status):
-        self.frame(U, t)
+        atomic_write_json(self.path, self.report(U, t))
+
+
+class Checkpoint:
+    """checkpoint.npz: the accepted state (U, t, gates, next dt) and the metrics' running totals,
+    in one atomic file, so a run resumes exactly where it was; written at t = 0, after every
+    step that passed an output time, at an interruption and at the end."""
+
+    def __init__(self, path: Path, metrics: Metrics):
+        self.path, self.metrics = path, metrics
+
+    def start(self, system, U, t):
+        pass
+
+    def resume(self, system, U, t, saved):
+        pass
+
+    def step(self, U, info):
+        pass
+
+    def frame(self, U, t):
+        pass
+
+    def checkpoint(self, state: State):
+        import io
+        import json
+
+        buf = io.BytesIO()
+        names = [(b, g) for b, gs in state.gates.items() for g in gs]
+        gates = {f"gate_{i}": state.gates[b][g] for i, (b, g) in enumerate(names)}
+        np.savez(buf, U=state.U, t=state.t, dt=state.dt, gate_names=json.dumps(names),
+                 metrics=json.dumps(self.metrics.report(state.U, state.t), default=float), **gates)
+        atomic_write_bytes(self.path, buf.getvalue())
+
+    def finish(self, U, t, status):
+        pass
+
+
+def read_checkpoint(path: Path) -> tuple[State, dict]:
+    """(State, saved) from a checkpoint.npz: saved holds the metrics and the gates."""
+    import json
+
+    with np.load(path, allow_pickle=False) as z:
+        gates: dict = {}
+        for i, (b, g) in enumerate(json.loads(str(z["gate_names"]))):
+            gates.setdefault(b, {})[g] = np.asarray(z[f"gate_{i}"], float)
+        state = State(np.asarray(z["U"], float), float(z["t"]), gates, float(z["dt"]))
+        metrics = json.loads(str(z["metrics"]))
+    return state, {"metrics": metrics, "gates": gates}
 
 
 class Progress:

@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import fipy as fp
-import meshio
 import numpy as np
 
 from . import __version__
@@ -19,8 +18,9 @@ from .assembly import build_system
 from .case import Case
 from .io import atomic_write_json, read_csv_rows, read_pvd
 from .mesh import build_domain
-from .observers import FluxRecorder, FrameWriter, Metrics, ProbeRecorder, Progress
-from .stepper import Stepper
+from .observers import (Checkpoint, FluxRecorder, FrameWriter, Metrics, ProbeRecorder, Progress,
+                        read_checkpoint)
+from .solver import Stepper
 
 PACKAGES = ("fipy", "numpy", "scipy", "meshio", "pint", "pydantic")
 
@@ -63,6 +63,7 @@ def _manifest(case: Case, domain, stepper, status: str, wall: float) -> dict:
         "case": case.normalised(),
         "versions": versions,
         "fipy_solver_suite": fp.solvers.solver_suite,
+        "solver": dict(c.extra, factorisations=c.factorisations, cpu_s=c.cpu_s) if c else None,
         "linear_strategy": c.extra.get("linear_strategy") if c else None,
         "mesh": dict(domain.stats, compartments=list(domain.compartment_names),
                      surfaces=list(domain.surfaces)) if domain else None,
@@ -79,34 +80,62 @@ class ResumeError(ValueError):
     """A run directory that cannot be continued; the message says why."""
 
 
-def resume_state(case: Case, out_dir: Path, system) -> tuple[np.ndarray, float, dict]:
-    """(U, t, saved) at the last frame whose metrics were written, from a run directory."""
+def resume_state(case: Case, out_dir: Path, system):
+    """(State, saved) to continue the run in out_dir from its checkpoint: the accepted state,
+    the metrics' running totals, and the frames, probe and flux rows up to that time."""
     out_dir = Path(out_dir)
     try:
         manifest = json.loads((out_dir / "manifest.json").read_text())
-        metrics = json.loads((out_dir / "metrics.json").read_text())
+        state, saved = read_checkpoint(out_dir / "checkpoint.npz")
         frames = read_pvd(out_dir / "fields.pvd")
-    except (OSError, ValueError, ET.ParseError) as exc:
+    except (OSError, ValueError, KeyError, ET.ParseError) as exc:
         raise ResumeError(f"{out_dir} holds no run to resume ({exc})") from None
     if manifest.get("case_sha256") != case.sha256:
         raise ResumeError(f"{case.path} has changed since the run in {out_dir} was started "
                           "(case hash differs); resume needs the same case file")
-    t = metrics["time_ms"]
-    matching = [i for i, (tf, _) in enumerate(frames) if abs(tf - t) <= 1e-9 * max(abs(t), 1e-12)]
-    if not matching:
-        raise ResumeError(f"no frame in {out_dir}/fields.pvd at t = {t} ms, the time of metrics.json")
-    index = matching[-1]
-    data = meshio.read(out_dir / frames[index][1]).cell_data
-    names = [u.name for u in system.chemistry.unknowns]
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise ResumeError(f"the frames lack {', '.join(missing)}: resume needs every unknown in "
-                          "them (leave output.fields unset)")
-    U = np.array([np.asarray(data[n][0], float) for n in names])
+    if state.U.shape != system.initial.shape:
+        raise ResumeError(f"the checkpoint in {out_dir} holds {state.U.shape} values, the case "
+                          f"needs {system.initial.shape}")
+    t = state.t
+    keep = lambda rows: [r for r in rows if r[0] <= t * (1 + 1e-12)]  # noqa: E731
     probes = read_csv_rows(out_dir / "probes.csv") if (out_dir / "probes.csv").exists() else []
     flux_rows = read_csv_rows(out_dir / "fluxes.csv") if (out_dir / "fluxes.csv").exists() else []
-    return U, t, {"frames": frames[: index + 1], "probe_rows": probes, "flux_rows": flux_rows,
-                  "metrics": metrics}
+    saved.update(frames=[f for f in frames if f[0] <= t * (1 + 1e-12)], probe_rows=keep(probes),
+                 flux_rows=keep(flux_rows))
+    return state, saved
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM ask the time loop to stop after its current step (it then checkpoints,
+    so `--resume` continues exactly); a second SIGINT interrupts at once. Only in the main thread,
+    where Python delivers signals."""
+
+    def __init__(self):
+        self.reason = None
+        self.previous = {}
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def run(case: Case, out_dir: Path, quiet: bool = False, resume: bool = False) -> tuple[str, Path]:
@@ -127,25 +156,35 @@ def run(case: Case, out_dir: Path, quiet: bool = False, resume: bool = False) ->
         domain = build_domain(case.builder.build(case.geometry))
         log.info("mesh: %s", domain.stats)
         system = build_system(case, domain)
+        metrics = Metrics(out_dir / "metrics.json")
         observers = [FrameWriter(out_dir, list(case.output.fields) if case.output.fields else None),
                      ProbeRecorder(out_dir / "probes.csv", case.output.probes),
                      FluxRecorder(out_dir / "fluxes.csv"),
-                     Metrics(out_dir / "metrics.json")]
+                     metrics, Checkpoint(out_dir / "checkpoint.npz", metrics)]
         stepper = Stepper(system, observers)
-        log.info("unknowns: %s; linear strategy: %s",
-                 ", ".join(u.name for u in system.chemistry.unknowns), stepper.strategy.name)
-        state = resume_state(case, out_dir, system) if resume else None
+        extra = stepper.counters.extra
+        log.info("unknowns: %s", ", ".join(u.name for u in system.chemistry.unknowns))
+        log.info("time: %s; linear solver: %s (%s)", extra["method"], extra["linear_strategy"],
+                 extra["linear_reason"])
+        state, saved = resume_state(case, out_dir, system) if resume else (None, None)
         if state is not None:
-            log.info("resuming from the frame at t = %.6g ms", state[1])
+            log.info("resuming from the checkpoint at t = %.6g ms", state.t)
         atomic_write_json(out_dir / "manifest.json", _manifest(case, domain, stepper, "running", 0.0))
         progress = None if quiet else Progress()
         try:
-            _, t, status = stepper.run(case.time.end, frame_times(case), progress, resume=state)
+            with _StopSignals() as signals:
+                _, t, status = stepper.run(case.time.end, frame_times(case), progress, resume=state,
+                                           saved=saved, stop_requested=lambda: signals.reason)
         finally:
             if progress:
                 progress.close()
-        log.info("%s at t = %.6g ms after %d steps (%d rejected), %.2f s", status, t,
-                 stepper.counters.steps, stepper.counters.rejected, stepper.counters.wall_s)
+        c = stepper.counters
+        log.info("%s at t = %.6g ms after %d steps (%d rejected), %d Newton iterations, "
+                 "%d factorisations, %.2f s CPU", status, t, c.steps, c.rejected,
+                 c.newton_iterations, c.factorisations, c.cpu_s)
+        for key in ("superlu", "preconditioner", "steady_solve"):
+            if key in c.extra:
+                log.info("%s: %s", key, c.extra[key])
         return status, out_dir
     except BaseException as exc:
         status = f"failed: {exc}" if str(exc) else f"failed: {type(exc).__name__}"

@@ -9,9 +9,10 @@ Two optional extras, for rate laws that need more than the concentrations at the
 
 - **Gates** (`gates`): per-face state variables x ∈ [0, 1] with linear kinetics
   dx/dt = a − b·x, where a, b ≥ 0 depend on concentrations (IP3R inactivation h, STIM1
-  activation). The solver advances each gate over a step with the exact exponential at the
-  step's end concentrations, x = x∞ + (x_old − x∞)·e^(−b·dt), x∞ = a/b: implicit, stable for
-  any dt, first order in time like backward Euler; dt adapts to the gates' error as well.
+  activation). The solver advances every gate with the same implicit stage formulas as the
+  concentrations (solver/integrators.py), each solved in closed form at the stage's face
+  concentrations: to the method's order, stable for any dt; dt adapts to the gates' error too.
+  Gates start at `initial_gates` (by default the steady state a/b).
 - **Sensors** (`sensors()`): volume-averaged free-ion concentrations in a compartment, or in
   the part of it next to a surface (STIM1 senses the ER lumen under a punctum while Orai1
   sits in the plasma membrane). They enter the residual; their derivatives are left out of
@@ -95,13 +96,3 @@ class FluxModel:
                       sensed: Sensed | None = None) -> Gates:
         """Gate values at t = 0; by default the steady state a/b at the initial concentrations."""
         return {g: a / b for g, (a, b) in self.gate_rates(src, tgt, 0.0, sensed).items()}
-
-
-def advance_gates(model: FluxModel, old: Gates, src: Concentrations, tgt: Concentrations,
-                  t: float, dt: float, sensed: Sensed | None) -> Gates:
-    """Exact exponential update of linear gates over dt at frozen concentrations."""
-    out = {}
-    for g, (a, b) in model.gate_rates(src, tgt, t, sensed).items():
-        steady = a / b
-        out[g] = steady + (old[g] - steady) * np.exp(-b * dt)
-    return out

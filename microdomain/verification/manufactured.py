@@ -147,7 +147,7 @@ def _check_layout(system) -> None:
     names = [u.name for u in system.chemistry.unknowns]
     if names != ["Ca", "B.Ca"]:
         raise ValueError(f"manufactured solutions expect unknowns ['Ca', 'B.Ca'], got {names}")
-    if system.bindings or np.any(system.dirichlet_rhs):
+    if system.bindings or np.any(system.boundary_rhs):
         raise ValueError("manufactured solutions need a closed box: no fluxes, no baths")
 
 
@@ -177,7 +177,7 @@ def discrete_manufactured_system(system, mode: Mode, mms: BindingMMS):
         U = mms.exact(phi, t)
         dU = np.stack([mms.a * phi, mms.beta * phi]) * mms.dg(t)
         TU = np.stack([T @ u for T, u in zip(system.transport, U)])
-        return dU + (TU - system.dirichlet_rhs) / V - chem.rates(U)
+        return dU + (TU - system.boundary_rhs) / V - chem.rates(U)
 
     return dataclasses.replace(system, source=source, initial=mms.exact(phi, 0.0))
 

@@ -155,18 +155,26 @@ class FrameRecorder:
     def step(self, U, info):
         pass
 
+    def resume(self, system, U, t, saved):
+        pass
+
     def frame(self, U, t):
         self.times.append(t)
         self.states.append(U.copy())
+
+    def checkpoint(self, state):
+        pass
 
     def finish(self, U, t, status):
         pass
 
 
-def fixed_dt(dt: float, t_end: float) -> dict:
-    """A [time] section that takes steps of exactly dt (no error control)."""
+def fixed_dt(dt: float, t_end: float, method: str = "bdf1") -> dict:
+    """A [time] section that takes steps of exactly dt (no error control), backward Euler unless
+    another method is asked for."""
     return {"end": f"{t_end!r} ms", "dt": {"initial": f"{dt!r} ms", "max": f"{dt!r} ms",
-                                           "min": f"{min(dt, 1e-9)!r} ms"}, "rtol": 1e12}
+                                           "min": f"{min(dt, 1e-9)!r} ms"},
+            "adaptive": False, "method": method}
 
 
 def build(raw: dict):
@@ -182,7 +190,7 @@ def build(raw: dict):
 
 def integrate(system, t_end: float, frame_times=None, observers=()):
     """Run the solver's own time loop; return (U, t, stepper)."""
-    from ..stepper import Stepper
+    from ..solver import Stepper
 
     stepper = Stepper(system, list(observers))
     U, t, _ = stepper.run(t_end, list(frame_times or [t_end]))

@@ -37,7 +37,7 @@ def _one_step_error(nx: int, ny: int, linear: str) -> float:
     U1, _, _ = integrate(system, DT)
     V = domain.volumes
     A = sp.diags(V / DT) + system.transport[0]
-    ref = spla.spsolve(A.tocsc(), V / DT * U0[0] + system.dirichlet_rhs[0])
+    ref = spla.spsolve(A.tocsc(), V / DT * U0[0] + system.boundary_rhs[0])
     return float(np.max(np.abs(U1[0] - ref)) / np.max(np.abs(ref - U0[0])))
 
 

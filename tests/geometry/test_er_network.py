@@ -9,7 +9,7 @@ from microdomain import mesh_checks
 from microdomain.assembly import build_system
 from microdomain.case import CaseError, case_from_dict
 from microdomain.geometry import builders
-from microdomain.stepper import Stepper
+from microdomain.solver import Stepper
 
 NETWORK = [("mam_contact", "axisymmetric", 2.0), ("er_lysosome", "axisymmetric", 2.0),
            ("pm_punctum", "axisymmetric", 2.0), ("er_lysosome", "3d", 2.0),

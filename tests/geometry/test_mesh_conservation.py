@@ -6,7 +6,7 @@ import pytest
 
 from microdomain.assembly import build_system
 from microdomain.case import case_from_dict
-from microdomain.stepper import Stepper
+from microdomain.solver import Stepper
 
 EXCHANGES = {   # builder: (surface, from, to, resolution) — coarse meshes: direct solves in 3D
     "mam_contact": ("er_mam_patch", "er", "cytosol", 2.5),

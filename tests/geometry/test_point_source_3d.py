@@ -38,7 +38,7 @@ def test_point_source_matches_the_half_space_solution(built):
     merged = dataclasses.replace(domain, compartment_id=np.zeros(domain.n_cells, int))
     assert not merged.membrane_faces().any()
     system = build_system(case, merged)
-    T, g = system.transport[0], system.dirichlet_rhs[0]
+    T, g = system.transport[0], system.boundary_rhs[0]
     source = system.membrane(system.initial, 0.0, 0.0, False)[0][0]
     sigma = current_to_molar_flow(CURRENT, 2)
     assert source.sum() * merged.angle == np.float64(source.sum()) and \

@@ -1,19 +1,21 @@
-"""Gated fluxes in the solver: the exact gate update, gates in fluxes.csv and metrics.json, time
-convergence, resume, and sensors reading a remote compartment (SOCE sensing the ER)."""
+"""Gated fluxes in the solver: the gate equation, gates in fluxes.csv, metrics.json and the
+checkpoint, convergence in time at the method's order, resume, and sensors reading a remote
+compartment (SOCE sensing the ER)."""
 
 import csv
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 from microdomain import fluxes
 from microdomain.assembly import ModelError, build_system
 from microdomain.case import case_from_dict
 from microdomain.fluxes import FluxContext, FluxModel
-from microdomain.fluxes.base import advance_gates
 from microdomain.mesh import build_domain
+from microdomain.observers import read_checkpoint
 from microdomain.parameters import flux_presets
 from microdomain.quantities import Strict
 from microdomain.run import run
@@ -22,68 +24,20 @@ from microdomain.units import to_internal
 from tests.helpers import small_case
 
 
-# ------------------------------------------------------------------------- exact update --
+# ------------------------------------------------------------------------ gate equation --
 
-class _NoParams(Strict):
-    pass
-
-
-class ConstantRates(FluxModel):
-    """A gate with given constant a, b per face (dx/dt = a − b·x), to test advance_gates alone."""
-
-    Params = _NoParams
-    gates = ("x",)
-
-    def __init__(self, a, b):
-        super().__init__(_NoParams(), FluxContext(areas=np.ones(len(a)), valence={"Ca": 2}))
-        self.a, self.b = np.asarray(a, float), np.asarray(b, float)
-
-    @property
-    def ions(self):
-        return ("Ca",)
-
-    def gate_rates(self, src, tgt, t, sensed=None):
-        return {"x": (self.a, self.b)}
-
-
-def test_advance_gates_is_the_exact_solution_of_the_linear_gate_equation():
-    a, b = np.array([0.0, 0.02, 0.5, 3.0]), np.array([0.01, 0.05, 0.5, 4.0])
-    x0 = np.array([0.9, 0.1, 0.0, 1.0])
-    model = ConstantRates(a, b)
-    c = {"Ca": np.zeros(4)}
-    for dt in (1e-3, 0.7, 10.0, 1e4):
-        got = advance_gates(model, {"x": x0}, c, c, 0.0, dt, None)["x"]
-        closed = a / b + (x0 - a / b) * np.exp(-b * dt)
-        ode = solve_ivp(lambda t, x: a - b * x, (0.0, dt), x0, method="LSODA", rtol=1e-12,
-                        atol=1e-14).y[:, -1]
-        assert got == pytest.approx(closed, rel=1e-13, abs=1e-15)
-        assert got == pytest.approx(ode, rel=1e-8, abs=1e-10)
-        assert np.all((got >= 0) & (got <= 1))
-    # exact, so any split of an interval gives the same result
-    one = advance_gates(model, {"x": x0}, c, c, 0.0, 3.0, None)["x"]
-    two = advance_gates(model, {"x": x0}, c, c, 0.0, 1.0, None)
-    two = advance_gates(model, two, c, c, 1.0, 2.0, None)["x"]
-    assert two == pytest.approx(one, rel=1e-13)
-    # limits: no time changes nothing, a long time reaches the steady state a/b
-    assert advance_gates(model, {"x": x0}, c, c, 0.0, 0.0, None)["x"] == pytest.approx(x0)
-    assert advance_gates(model, {"x": x0}, c, c, 0.0, 1e9, None)["x"] == pytest.approx(a / b)
-
-
-def test_advance_gates_of_the_li_rinzel_ip3r_follows_its_h_equation():
+def test_li_rinzel_ip3r_gate_rates_are_its_h_equation():
     cls = fluxes.registry.get("ip3r")
     params = cls.Params.model_validate({**flux_presets()["ip3r"]["li_rinzel"].params,
                                         "ip3": "0.5 uM", "channels": 6})
     model = cls(params, FluxContext(areas=np.full(3, 1e-4), valence={"Ca": 2}))
     er, cyt = {"Ca": np.full(3, 500.0)}, {"Ca": np.array([0.1, 5.0, 100.0])}
-    h0 = np.array([0.9, 0.9, 0.9])
+    h = np.array([0.9, 0.5, 0.1])
     # Li–Rinzel: dh/dt = a2·d2·(I + d1)/(I + d3)·(1 − h) − a2·c·h, a2 = 0.2 /uM/s = 2e-4 /uM/ms
     a2, Q2 = 2e-4, 1.049 * (0.5 + 0.13) / (0.5 + 0.9434)
-    c = cyt["Ca"]
-    sol = solve_ivp(lambda t, h: a2 * Q2 * (1 - h) - a2 * c * h, (0, 20.0), h0, rtol=1e-12,
-                    atol=1e-14).y[:, -1]
-    got = advance_gates(model, {"h": h0}, er, cyt, 0.0, 20.0, None)["h"]
-    assert got == pytest.approx(sol, rel=1e-8)
-    assert got[2] < got[1] < got[0] < h0[0]          # inactivation faster at higher Ca
+    a, b = model.gate_rates(er, cyt, 0.0)["h"]
+    assert a - b * h == pytest.approx(a2 * Q2 * (1 - h) - a2 * cyt["Ca"] * h, rel=1e-12)
+    assert model.initial_gates(er, cyt)["h"] == pytest.approx(Q2 / (Q2 + cyt["Ca"]), rel=1e-12)
 
 
 # --------------------------------------------------------------------------- a gated run --
@@ -116,9 +70,11 @@ def test_fluxes_csv_records_the_flow_and_a_falling_inactivation_gate(gated_run):
     assert header == ["time_ms", "ip3r:Ca_amol_per_ms", "ip3r:h"]
     t, flow, h = data.T
     assert t[0] == 0 and t[-1] == pytest.approx(20.0) and np.all(np.diff(t) > 0)
-    # h starts at the Li–Rinzel steady state for 0.1 µM and falls as the cytosol fills
+    # h starts at the Li–Rinzel steady state for the cytosolic [Ca²⁺] at the channel mouth: the
+    # resting 0.1 µM plus what the open cluster adds across the half cell next to the membrane
+    # (solver/membrane.py; ~8 % here), and falls as the cytosol fills
     Q2 = 1.049 * (10 + 0.13) / (10 + 0.9434)
-    assert h[0] == pytest.approx(Q2 / (Q2 + 0.1), rel=1e-9)
+    assert Q2 / (Q2 + 0.12) < h[0] < Q2 / (Q2 + 0.1)
     assert np.all(np.diff(h) < 0)
     assert h[-1] < 0.8
     assert flow[0] == 0 and np.all(flow[1:] > 0)
@@ -132,27 +88,13 @@ def test_fluxes_csv_flows_add_up_to_the_metrics_totals(gated_run):
     # each row holds the mean flow over the step that ended at its time
     assert np.sum(flow[1:] * np.diff(t)) == pytest.approx(amount, rel=1e-6)
     assert abs(m["mass_balance"]["Ca"]["relative_error"]) <= 1e-9
-    # the gate in metrics.json is the one of the last step, per face, in full
+    # the gate in metrics.json is the one of the last step; per face, in full, in the checkpoint
     gate = m["gates"]["ip3r"]["h"]
     assert gate["mean"] == pytest.approx(h[-1], rel=1e-9)
-    assert len(gate["values"]) == 1 and gate["min"] <= gate["mean"] <= gate["max"]
-
-
-def test_the_gate_converges_at_first_order_in_time(tmp_path):
-    # halve dt.max and rtol twice; the final h and cytosolic Ca then settle like a first-order
-    # method: each refinement changes them about half as much as the previous one
-    results = []
-    for k, (dt_max, rtol) in enumerate([("1 ms", 1e-2), ("0.5 ms", 5e-3), ("0.25 ms", 2.5e-3)]):
-        out = tmp_path / f"r{k}"
-        run(case_from_dict(gated_case(rtol=rtol, dt={"max": dt_max}), "gated.toml"), out, quiet=True)
-        m = json.loads((out / "metrics.json").read_text())
-        results.append((m["gates"]["ip3r"]["h"]["mean"], m["compartments"]["cytosol"]["Ca"]["mean_uM"]))
-    (h0, c0), (h1, c1), (h2, c2) = results
-    # stated tolerance: at dt.max = 0.5 ms the final h is within 1e-3 of its refined value
-    assert abs(h1 - h2) < 1e-3
-    assert abs(h0 - h1) / abs(h1 - h2) == pytest.approx(2.0, rel=0.35)
-    assert abs(c0 - c1) / abs(c1 - c2) == pytest.approx(2.0, rel=0.35)
-    assert abs(c1 - c2) < 0.02 * c2
+    state, _ = read_checkpoint(gated_run / "checkpoint.npz")
+    assert state.t == pytest.approx(20.0)
+    assert state.gates["ip3r"]["h"].shape == (1,) and gate["min"] <= gate["mean"] <= gate["max"]
+    assert state.gates["ip3r"]["h"][0] == pytest.approx(gate["mean"], rel=1e-12)
 
 
 def test_an_interrupted_gated_run_resumes_with_its_gates(tmp_path, monkeypatch):
@@ -162,21 +104,21 @@ def test_an_interrupted_gated_run_resumes_with_its_gates(tmp_path, monkeypatch):
     status, ref = run(case, tmp_path / "ref", quiet=True)
     assert status == "completed"
 
-    original = observers.Metrics.frame
+    original = observers.Metrics.checkpoint
 
-    def stop_at_ten_ms(self, U, t):
-        original(self, U, t)
-        if t >= 10.0:
-            raise KeyboardInterrupt
+    def stop_after_ten_ms(self, state):        # Ctrl-C once the run has passed 10 ms
+        original(self, state)
+        if state.t >= 10.0:
+            os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(observers.Metrics, "frame", stop_at_ten_ms)
+    monkeypatch.setattr(observers.Metrics, "checkpoint", stop_after_ten_ms)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run(case, out, quiet=True)
-    monkeypatch.setattr(observers.Metrics, "frame", original)
-    saved = json.loads((out / "metrics.json").read_text())
-    assert saved["time_ms"] == pytest.approx(10.0)
-    h_saved = saved["gates"]["ip3r"]["h"]["values"][0]
+    monkeypatch.setattr(observers.Metrics, "checkpoint", original)
+    saved, _ = read_checkpoint(out / "checkpoint.npz")
+    assert 10.0 <= saved.t < 10.5
+    t_saved, h_saved = saved.t, saved.gates["ip3r"]["h"][0]
     assert h_saved < 0.9
 
     status, _ = run(case, out, quiet=True, resume=True)
@@ -197,8 +139,8 @@ def test_an_interrupted_gated_run_resumes_with_its_gates(tmp_path, monkeypatch):
     t, _, h = data.T
     assert np.all(np.diff(t) > 0)
     assert np.all(np.diff(h) < 0)
-    k = int(np.searchsorted(t, 10.0))
-    assert t[k] == pytest.approx(10.0) and h[k] == pytest.approx(h_saved, rel=1e-9)
+    k = int(np.argmin(np.abs(t - t_saved)))             # the CSV keeps 10 significant digits
+    assert t[k] == pytest.approx(t_saved) and h[k] == pytest.approx(h_saved, rel=1e-9)
 
 
 def test_metrics_gate_mean_is_the_area_weighted_mean_of_fluxes_csv(tmp_path):
@@ -213,7 +155,7 @@ def test_metrics_gate_mean_is_the_area_weighted_mean_of_fluxes_csv(tmp_path):
         "surfaces": [{"name": "er_membrane", "between": ["er", "cytosol"]}]}
     run(case_from_dict(raw, "graded.toml"), tmp_path, quiet=True)
     m = json.loads((tmp_path / "metrics.json").read_text())
-    values = np.array(m["gates"]["ip3r"]["h"]["values"])
+    values = read_checkpoint(tmp_path / "checkpoint.npz")[0].gates["ip3r"]["h"]
     assert values.max() - values.min() > 2e-4           # the gate differs between faces
     header, data = read_csv(tmp_path / "fluxes.csv")
     assert m["gates"]["ip3r"]["h"]["mean"] == pytest.approx(data[-1, header.index("ip3r:h")], rel=1e-8)
@@ -248,6 +190,25 @@ def run_case(raw, out):
     assert status == "completed"
     m = json.loads((out / "metrics.json").read_text())
     return m, read_csv(out / "probes.csv")[1][-1][1]
+
+
+@pytest.mark.parametrize("method, order", [("trbdf2", 2), ("bdf1", 1)])
+def test_gates_and_concentrations_converge_at_the_order_of_the_method(tmp_path, method, order):
+    # the ER drains, STIM1 activates with τ = 5 ms and Orai1 lets Ca²⁺ in: with fixed steps of
+    # 0.4, 0.2, 0.1 ms the final gate and the final [Ca²⁺] near the plasma membrane settle like
+    # the method, each halving changing them 2^order times less than the previous one (gates
+    # are advanced by the same stage formulas as the concentrations, integrators.py). (A gated
+    # IP3R cluster is no test of order at these steps: its CICR upstroke is not resolved.)
+    finals = []
+    for k, dt in enumerate([0.4, 0.2, 0.1]):
+        raw = soce_case("500 uM", tau="5 ms", drain=True)
+        raw["time"] = {"end": "20 ms", "dt": {"initial": f"{dt} ms", "max": f"{dt} ms"},
+                       "adaptive": False, "method": method}
+        m, wall = run_case(raw, tmp_path / f"r{k}")
+        finals.append((m["gates"]["soce"]["stim"]["mean"], wall))
+    (s0, c0), (s1, c1), (s2, c2) = finals
+    assert abs(s0 - s1) / abs(s1 - s2) == pytest.approx(2.0 ** order, rel=0.1)
+    assert abs(c0 - c1) / abs(c1 - c2) == pytest.approx(2.0 ** order, rel=0.1)
 
 
 def test_store_operated_entry_follows_the_sensed_er(tmp_path):

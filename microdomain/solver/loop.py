@@ -1,0 +1,233 @@
+"""The time loop: where steps stop, what is accepted, what observers see.
+
+Steps land exactly on the end time and on every flux switching time (a rate law that jumps
+must not be integrated across); output frames are *not* stops: a frame between two accepted
+steps is the cubic Hermite interpolant of the two (integrators.hermite), so frequent output
+does not shorten steps or cost factorisations. After each accepted step that passed a frame
+time, observers get a checkpoint of the accepted state, from which a run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time as wallclock
+
+import numpy as np
+
+from .integrators import INTEGRATORS, hermite
+from .jacobian import JacobianPattern
+from .linear import choose
+from .membrane import initial_gates
+from .newton import place
+from .policy import StepPolicy
+from .residual import Residual, Stage
+from .state import Counters, NotConverged, Observer, SimulationError, State, StepInfo
+
+
+class Stepper:
+    def __init__(self, system, observers: list[Observer], policy: StepPolicy | None = None):
+        self.sys = system
+        self.observers = observers
+        self.policy = policy or StepPolicy()
+        self.counters = Counters()
+        self.res = Residual(system)
+        self.pattern = JacobianPattern(system, self.res.pairs)
+        self.linear = choose(self.res, self.pattern, self.counters)
+        time = system.case.time
+        self.integrator = INTEGRATORS[time.method](self.res, self.linear, self.policy, self.counters)
+        self.counters.extra["method"] = time.method if time.mode == "transient" else "steady"
+
+    # ------------------------------------------------------------------------- helpers --
+
+    def initial_state(self) -> State:
+        U = self.sys.initial.copy()
+        return State(U, 0.0, initial_gates(self.sys, U), self.sys.case.time.dt.initial)
+
+    def _explicit(self, U, gates, t, active):
+        """The right-hand side at an accepted state with its gates held (f_n of the next step)."""
+        return self.res.evaluate(U, Stage(np.inf, t, fixed_gates=gates), active, want_jacobian=False)
+
+    def _negativity(self, U) -> str | None:
+        floor = -self.policy.negative_atol * self.sys.atol[:, None]
+        low = U < floor
+        if not np.any(low):
+            return None
+        k, cell = np.unravel_index(int(np.argmin(np.where(low, U / self.sys.atol[:, None], 0.0))), U.shape)
+        return f"negative concentration {U[k, cell]:.3g} uM of {place(self.sys, int(k), int(cell))}"
+
+    def _info(self, t, h, its, result, gates) -> StepInfo:
+        angle = self.sys.domain.angle
+        amounts = {b: {ion: float(q.sum()) * angle for ion, q in per_ion.items()}
+                   for b, per_ion in result.amounts.items()}
+        outside: dict[str, float] = {}
+        for b in self.sys.bindings:
+            for ion, q in result.amounts.get(b.name, {}).items():
+                enters = q[b.src < 0].sum() - q[b.tgt < 0].sum()
+                outside[ion] = outside.get(ion, 0.0) + float(enters) * angle
+        boundary = np.asarray(result.boundary, float) * angle
+        return StepInfo(t, h, its, amounts, boundary, outside, gates)
+
+    # ---------------------------------------------------------------------------- loop --
+
+    def run(self, t_end: float, frame_times: list[float], progress=None,
+            resume: State | None = None, saved: dict | None = None,
+            stop_requested=None) -> tuple[np.ndarray, float, str]:
+        """Integrate to t_end; `resume` (with the run directory's `saved` records) continues.
+        `stop_requested()` is polled between steps (a signal handler's flag): when it returns
+        a reason the loop checkpoints the last step and raises KeyboardInterrupt."""
+        cfg = self.sys.case.time
+        self.stop_requested = stop_requested or (lambda: None)
+        start_wall, start_cpu = wallclock.perf_counter(), wallclock.process_time()
+        if resume is None:
+            state = self.initial_state()
+            for ob in self.observers:
+                ob.start(self.sys, state.U, state.t)
+            for ob in self.observers:
+                ob.checkpoint(state)
+        else:
+            state = resume.copy()
+            for ob in self.observers:
+                ob.resume(self.sys, state.U, state.t, saved or {})
+        # the last state every observer has recorded: what an interruption checkpoints
+        self.committed = state
+        status = "completed"
+        try:
+            if cfg.mode == "steady":
+                state, status = self._steady(state, t_end, frame_times, progress)
+            else:
+                state, status = self._march(state, t_end, frame_times, progress)
+        except (SimulationError, KeyboardInterrupt) as exc:
+            status = f"stopped: {exc}" if isinstance(exc, SimulationError) else "interrupted"
+            self._times(start_wall, start_cpu)
+            state = self.committed
+            for ob in self.observers:
+                ob.checkpoint(state)
+            for ob in self.observers:
+                ob.finish(state.U, state.t, status)
+            raise
+        self._times(start_wall, start_cpu)
+        for ob in self.observers:
+            ob.checkpoint(state)
+        for ob in self.observers:
+            ob.finish(state.U, state.t, status)
+        return state.U, state.t, status
+
+    def _times(self, wall0, cpu0):
+        self.counters.wall_s = wallclock.perf_counter() - wall0
+        self.counters.cpu_s = wallclock.process_time() - cpu0
+
+    def _march(self, state: State, t_end: float, frame_times, progress) -> tuple[State, str]:
+        cfg = self.sys.case.time
+        pol = self.policy
+        t = state.t
+        stops = sorted({x for x in [*self.sys.breakpoints, t_end] if t * (1 + 1e-12) < x <= t_end})
+        events = set(self.sys.breakpoints)
+        frames = sorted(f for f in frame_times if f > t * (1 + 1e-12) + 1e-15)
+        dt_natural = state.dt
+        ev_n, key_n = None, None
+        after_reject = False
+        rejected_at = None            # (t, h, err) of the last rejection
+        last_frame = None
+        while state.t < t_end * (1 - 1e-12):
+            t = state.t
+            stop = next(x for x in stops if x > t * (1 + 1e-12) + 1e-15)
+            h, lands = pol.land(min(dt_natural, cfg.dt.max), t, stop)
+            if not cfg.adaptive:
+                h, lands = (stop - t, True) if t + dt_natural >= stop * (1 - 1e-9) else (dt_natural, False)
+            active = self.res.activity(t + h / 2)
+            key = tuple(b.active(t + h / 2) for b in self.sys.bindings)
+            restart = after_reject or ev_n is None or key != key_n
+            if ev_n is None or key != key_n:
+                ev_n, key_n = self._explicit(state.U, state.gates, t, active), key
+            try:
+                result = self.integrator.step(state.U, state.gates, ev_n, t, h, active, cfg.rtol,
+                                              restart)
+                problem = self._negativity(result.ev.U)
+                if problem:
+                    raise NotConverged(problem)
+            except NotConverged as exc:
+                self.counters.rejected += 1
+                self.counters.extra["last_failure"] = f"t = {t:.6g} ms, dt = {h:.3g} ms: {exc}"
+                dt_natural = h * pol.fail_shrink
+                after_reject = True
+                if dt_natural < cfg.dt.min:
+                    raise SimulationError(f"at t = {t:.6g} ms: {exc}; dt fell below dt.min "
+                                          f"({cfg.dt.min:g} ms)") from None
+                continue
+            err = result.error if cfg.adaptive else 0.0
+            if err > 1.0 and h > cfg.dt.min:
+                self.counters.rejected += 1
+                previous = rejected_at[1:] if rejected_at and rejected_at[0] == t else None
+                dt_natural = max(pol.rejected_dt(h, err, self.integrator.order, previous), cfg.dt.min)
+                rejected_at = (t, h, err)
+                after_reject = True
+                continue
+            # accepted
+            U_old, G_old = state.U, ev_n.G
+            ev = result.ev
+            state = State(ev.U, t + h if not lands else stop, ev.gates, dt_natural)
+            self.counters.steps += 1
+            info = self._info(state.t, h, result.iterations, result, ev.gates)
+            for ob in self.observers:
+                ob.step(state.U, info)
+            self.committed = state
+            passed = [f for f in frames if f <= state.t * (1 + 1e-12) + 1e-15]
+            for f in passed:
+                U_f = state.U if abs(f - state.t) <= 1e-12 * max(f, 1e-30) else \
+                    hermite(f, t, U_old, G_old, state.t, state.U, ev.G, self.res.V)
+                for ob in self.observers:
+                    ob.frame(U_f, f)
+            frames = frames[len(passed):]
+            last_frame = passed[-1] if passed else last_frame
+            if cfg.adaptive:
+                proposal = pol.next_dt(h, err, self.integrator.order, after_reject)
+                # a step cut short to land on a stop says little about the natural step
+                dt_natural = max(proposal, dt_natural) if (lands and h < dt_natural) else proposal
+            else:
+                dt_natural = cfg.dt.initial       # back to the fixed step after a failure
+            after_reject = False
+            ev_n = ev
+            if lands and any(abs(state.t - e) <= 1e-12 + 1e-9 * e for e in events):
+                dt_natural = min(dt_natural, cfg.dt.initial)     # a flux switched: start small
+            state.dt = dt_natural
+            if passed:
+                for ob in self.observers:
+                    ob.checkpoint(state)
+            if progress is not None:
+                progress(state.t, t_end, h)
+            reason = self.stop_requested()
+            if reason:
+                raise KeyboardInterrupt(reason)
+            if cfg.steady_state is not None and self._at_steady(state.U, U_old, h, cfg.steady_state):
+                self._final_frame(state, last_frame)
+                return state, "steady state"
+        self._final_frame(state, last_frame)
+        return state, "completed"
+
+    def _final_frame(self, state: State, last_frame: float | None):
+        """Always keep the final state as a frame."""
+        if last_frame is None or abs(state.t - last_frame) > 1e-12 * max(state.t, 1e-30):
+            for ob in self.observers:
+                ob.frame(state.U, state.t)
+
+    def _at_steady(self, U, U_prev, h, tol) -> bool:
+        rate = np.abs(U - U_prev) / h / (self.sys.atol[:, None] + np.abs(U))
+        return bool(np.max(rate) < tol)
+
+    def _steady(self, state: State, t_end: float, frame_times, progress) -> tuple[State, str]:
+        from .steady import solve_steady
+
+        try:
+            U, gates, info, report = solve_steady(self.res, self.linear, state.U, t_end,
+                                                  self.policy, self.counters)
+        except NotConverged as exc:
+            # pseudo-transient Newton failed: march in time instead, from the initial state
+            self.counters.extra["steady_solve"] = f"failed ({exc}); marched in time instead"
+            return self._march(state, t_end, frame_times, progress)
+        self.counters.extra["steady_solve"] = report
+        state = State(U, t_end, gates, state.dt)
+        for ob in self.observers:
+            ob.step(state.U, info)
+        for ob in self.observers:
+            ob.frame(state.U, t_end)
+        return state, "steady state"

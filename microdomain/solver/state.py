@@ -1,0 +1,68 @@
+"""What the time loop carries from step to step, what it tells observers, and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+class SimulationError(RuntimeError):
+    """The run cannot continue (NaN, real negativity, dt below its minimum); the message names
+    the field, the compartment, the place and the time."""
+
+
+class NotConverged(Exception):
+    """A step that did not converge: the loop retries it with a smaller dt."""
+
+
+@dataclass
+class State:
+    """The solution at one accepted time: explicit, so a run can be handed back to the loop
+    (resume) exactly as it was. `dt` is the step the controller proposes next."""
+
+    U: np.ndarray                  # (n_unknowns, n_cells), µM
+    t: float                       # ms
+    gates: dict                    # binding → gate → value per face
+    dt: float                      # ms
+
+    def copy(self) -> "State":
+        return State(self.U.copy(), self.t, {b: {g: v.copy() for g, v in gs.items()}
+                                             for b, gs in self.gates.items()}, self.dt)
+
+
+@dataclass
+class StepInfo:
+    """What observers learn about an accepted step."""
+
+    t: float
+    dt: float
+    iterations: int
+    flux_amounts: dict[str, dict[str, float]]     # binding → ion → amount moved this step (µM·µm³, physical)
+    boundary_inflow: np.ndarray                   # per unknown, amount entered through baths/open faces
+    outside_inflow: dict[str, float]              # per ion, amount entered from 'outside' fluxes
+    gates: dict = field(default_factory=dict)     # binding → gate → value per face, after the step
+    # a direct steady solve: amounts are rates (per ms) at the steady state, dt is 0
+    steady: bool = False
+
+
+class Observer(Protocol):
+    def start(self, system, U: np.ndarray, t: float) -> None: ...
+    def resume(self, system, U: np.ndarray, t: float, saved: dict) -> None: ...
+    def step(self, U: np.ndarray, info: StepInfo) -> None: ...
+    def frame(self, U: np.ndarray, t: float) -> None: ...
+    def checkpoint(self, state: State) -> None: ...
+    def finish(self, U: np.ndarray, t: float, status: str) -> None: ...
+
+
+@dataclass
+class Counters:
+    steps: int = 0
+    rejected: int = 0
+    newton_iterations: int = 0
+    linear_solves: int = 0
+    factorisations: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    extra: dict = field(default_factory=dict)

@@ -170,8 +170,8 @@ class TimeSpec(Strict):
     method: Literal["trbdf2", "bdf1"] = "trbdf2"
     adaptive: bool = True
     mode: Literal["transient", "steady"] = "transient"
-    rtol: float = Field(1e-3, gt=0)
-    atol: Concentration = Field(1e-3, gt=0)
+    rtol: float = Field(1e-4, gt=0)
+    atol: Concentration = Field(1e-4, gt=0)
     steady_state: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
@@ -191,9 +191,9 @@ class SolverSpec(Strict):
     (half-cell diffusion resistance included), "cell" at the adjacent cell centres."""
 
     linear: Literal["auto", "direct", "iterative"] = "auto"
-    newton_tol: float = Field(1e-3, gt=0)
+    newton_tol: float = Field(0.03, gt=0)
     max_newton: int = Field(10, ge=1)
-    iterative_tol: float = Field(1e-4, gt=0)
+    iterative_tol: float = Field(1e-3, gt=0)
     preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
     direct_limit: int = Field(30_000, ge=0)
     membrane: Literal["face", "cell"] = "face"

@@ -25,6 +25,10 @@ step, carried from the previous one (first same as last) unless a flux switched.
 **Backward Euler** (`method = "bdf1"`): U_{n+1} = U_n + h·f_{n+1}, error estimate
 (h/2)·(f_{n+1} − f_n), filtered alike.
 
+Newton starts from the linear extrapolation of the last accepted step (the state itself after a
+restart), and the BDF2 stage from the extrapolation through U_n and U_γ — never from an explicit
+Euler step, which throws stiff binding components far off.
+
 Gates x (dx/dt = a − b·x, per face) are advanced by the same stage formulas, solved in closed
 form at the stage's face concentrations (membrane.py), so they are integrated to the same order.
 Over a step each flux moves h·(w·q_n + w·q_γ + d·q_{n+1}) (TR-BDF2) or h·q_{n+1} (BDF1): the
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .membrane import GateStage
-from .newton import solve_stage
+from .newton import NewtonMemory, solve_stage
 from .residual import Stage, weighted_max
 
 GAMMA = 2.0 - math.sqrt(2.0)
@@ -100,12 +104,33 @@ def _filtered_error(lin, V, c, est, W_err, restart: bool) -> float:
     return err
 
 
+class _Predictor:
+    """The last accepted step (U_{n-1}, U_n, h): U at t_n + s·h by linear extrapolation."""
+
+    def __init__(self):
+        self.last = None
+
+    def accept(self, U_prev, U_new, h):
+        self.last = (U_prev, U_new, h)
+
+    def reset(self):
+        self.last = None
+
+    def at(self, U_n, s_h: float) -> np.ndarray:
+        if self.last is None or self.last[1] is not U_n:
+            return U_n
+        U_prev, _, h = self.last
+        return U_n + (s_h / h) * (U_n - U_prev)
+
+
 class TRBDF2:
     name = "trbdf2"
     order = 2
 
     def __init__(self, res, lin, policy, counters):
         self.res, self.lin, self.policy, self.counters = res, lin, policy, counters
+        self.newton = NewtonMemory()
+        self.predictor = _Predictor()
 
     def step(self, U_n, gates_n, ev_n, t: float, h: float, active, rtol: float,
              restart: bool = False) -> StepResult:
@@ -114,13 +139,13 @@ class TRBDF2:
         W_n = res.sys.atol[:, None] + rtol * np.abs(U_n)
         stage1 = Stage(c, t + GAMMA * h, known=U_n, explicit=ev_n.G,
                        gates=GateStage(gates_n, ev_n.gate_rates, c))
-        ev_g, it1 = solve_stage(res, self.lin, stage1, U_n + GAMMA * h * ev_n.G / V, active, W_n,
-                                self.policy, self.counters)
+        ev_g, it1 = solve_stage(res, self.lin, stage1, self.predictor.at(U_n, GAMMA * h), active,
+                                W_n, self.policy, self.counters, self.newton)
         U_star = A1 * ev_g.U - A0 * U_n
         gates_star = _gate_combination([(A1, ev_g.gates), (-A0, gates_n)])
         stage2 = Stage(c, t + h, known=U_star, gates=GateStage(gates_star, {}, c))
         ev_1, it2 = solve_stage(res, self.lin, stage2, U_n + (ev_g.U - U_n) / GAMMA, active, W_n,
-                                self.policy, self.counters)
+                                self.policy, self.counters, self.newton)
         est = h * (E[0] * ev_n.G + E[1] * ev_g.G + E[2] * ev_1.G) / V
         W_err = res.sys.atol[:, None] + rtol * np.maximum(np.abs(U_n), np.abs(ev_1.U))
         err = max(_filtered_error(self.lin, V, c, est, W_err, restart),
@@ -136,14 +161,16 @@ class BDF1:
 
     def __init__(self, res, lin, policy, counters):
         self.res, self.lin, self.policy, self.counters = res, lin, policy, counters
+        self.newton = NewtonMemory()
+        self.predictor = _Predictor()
 
     def step(self, U_n, gates_n, ev_n, t: float, h: float, active, rtol: float,
              restart: bool = False) -> StepResult:
         res, V = self.res, self.res.V
         W_n = res.sys.atol[:, None] + rtol * np.abs(U_n)
         stage = Stage(h, t + h, known=U_n, gates=GateStage(gates_n, {}, h))
-        ev_1, it = solve_stage(res, self.lin, stage, U_n + h * ev_n.G / V, active, W_n,
-                               self.policy, self.counters)
+        ev_1, it = solve_stage(res, self.lin, stage, self.predictor.at(U_n, h), active, W_n,
+                               self.policy, self.counters, self.newton)
         est = 0.5 * h * (ev_1.G - ev_n.G) / V
         W_err = res.sys.atol[:, None] + rtol * np.maximum(np.abs(U_n), np.abs(ev_1.U))
         err = max(_filtered_error(self.lin, V, h, est, W_err, restart),

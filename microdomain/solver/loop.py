@@ -139,6 +139,7 @@ class Stepper:
             restart = after_reject or ev_n is None or key != key_n
             if ev_n is None or key != key_n:
                 ev_n, key_n = self._explicit(state.U, state.gates, t, active), key
+                self.integrator.predictor.reset()          # a flux switched: no extrapolation
             try:
                 result = self.integrator.step(state.U, state.gates, ev_n, t, h, active, cfg.rtol,
                                               restart)
@@ -165,6 +166,7 @@ class Stepper:
             # accepted
             U_old, G_old = state.U, ev_n.G
             ev = result.ev
+            self.integrator.predictor.accept(U_old, ev.U, h)
             state = State(ev.U, t + h if not lands else stop, ev.gates, dt_natural)
             self.counters.steps += 1
             info = self._info(state.t, h, result.iterations, result, ev.gates)

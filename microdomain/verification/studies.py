@@ -570,12 +570,13 @@ def equal_mobility(quick: bool) -> StudyResult:
     (sum the two equations: binding cancels, the bath values add). Fixed dt 10 µs, 10 steps."""
     dt, n = 0.01, 10
     times = [dt * (k + 1) for k in range(n)]
-    _, _, plain = build(channel_case(0, time=fixed_dt(dt, dt * n)))
+    tight = {"newton_tol": 1e-7}          # the identity holds for the converged discrete solution
+    _, _, plain = build(dict(channel_case(0, time=fixed_dt(dt, dt * n)), solver=tight))
     ref = FrameRecorder()
     integrate(plain, dt * n, times, [ref])
     rows = []
     for buf in (EGTA, BAPTA):
-        _, _, system = build(channel_case(0, buffer=buf, time=fixed_dt(dt, dt * n)))
+        _, _, system = build(dict(channel_case(0, buffer=buf, time=fixed_dt(dt, dt * n)), solver=tight))
         rec = FrameRecorder()
         integrate(system, dt * n, times, [rec])
         cb_inf = float(system.initial[1, 0])
@@ -693,8 +694,12 @@ def mass_balance(quick: bool) -> StudyResult:
              ("open (r, z), direct", open_channel_case("direct"))]
     for label, raw in cases:
         for key, err in mass_balance_errors(raw).items():
+            # the total closes to round-off whatever the Newton tolerance (solver/linear.py); a
+            # compartment's content matches the flux totals to the Newton tolerance,
+            # newton_tol·rtol = 3e-4 of the local error bound
+            tol = 1e-9 if key.startswith("metrics.json") else 1e-6
             rows.append(Row(f"{label}: {key}", "rel. error at end", "level", [0.0], [max(err, 1e-300)],
-                            "bound", tol=1e-9))
+                            "bound", tol=tol))
     return StudyResult("", "", "adaptive steps, rtol 1e-2 (the balance must close whatever the accuracy).", rows,
                        notes=["the iterative run uses a mobile ER buffer: an immobile one (an empty "
                               "transport matrix) crashes the iterative strategy, a core bug pinned by "

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from microdomain.assembly import _transport, build_system
+from microdomain.solver.membrane import evaluate_membrane
 from microdomain.case import case_from_dict
 from microdomain.units import current_to_molar_flow
 
@@ -39,7 +40,7 @@ def test_point_source_matches_the_half_space_solution(built):
     assert not merged.membrane_faces().any()
     system = build_system(case, merged)
     T, g = system.transport[0], system.boundary_rhs[0]
-    source = system.membrane(system.initial, 0.0, 0.0, False)[0][0]
+    source = evaluate_membrane(system, system.initial, 0.0, lambda b: True, None, False).inflow[0]
     sigma = current_to_molar_flow(CURRENT, 2)
     assert source.sum() * merged.angle == np.float64(source.sum()) and \
         abs(source.sum() - sigma) < 1e-12 * sigma                     # the whole channel flow enters

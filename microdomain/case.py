@@ -92,7 +92,7 @@ class Buffer(Strict):
         if not isinstance(name, str):
             raise FieldError("preset", f"must be a preset name, one of {', '.join(sorted(presets))}")
         if name not in presets:
-            raise ValueError(f"unknown buffer preset {name!r}; {_suggest(str(name), sorted(presets))}")
+            raise FieldError("preset", f"unknown buffer preset {name!r}; {_suggest(str(name), sorted(presets))}")
         preset = presets[name]
         merged = {k: preset[k] for k in ("D", "sites", "references")}
         merged.update(data)

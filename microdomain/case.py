@@ -600,7 +600,8 @@ def _type_name(value: Any) -> str:
 
 def _duplicate_names(file: str, parsed: dict) -> list[Problem]:
     """Names that must be unique: a second surface of one name would be silently dropped, two
-    fluxes of one name would share their metrics, two baths on one surface would fight."""
+    fluxes of one name would share their metrics, two boundary conditions (baths) on one surface
+    would fight."""
     problems: list[Problem] = []
 
     def repeats(names: list[str]):
@@ -628,8 +629,8 @@ def _duplicate_names(file: str, parsed: dict) -> list[Problem]:
     baths = [(i, b) for i, b in enumerate(parsed.get("boundaries", [])) if b is not None]
     for k, n, first in repeats([b.surface for _, b in baths]):
         problems.append(Problem(file, f"boundaries[{baths[k][0]}].surface",
-                                f"surface {n!r} already has a bath (boundaries[{baths[first][0]}]); "
-                                "give one bath per surface"))
+                                f"surface {n!r} already has a boundary condition "
+                                f"(boundaries[{baths[first][0]}]); give each surface one"))
     return problems
 
 

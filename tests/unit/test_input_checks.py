@@ -197,7 +197,15 @@ def test_two_fluxes_of_one_name():
 
 def test_two_baths_on_one_surface():
     msgs = problems(small_case(boundaries=[{"surface": "left"}, {"surface": "left"}]))
-    assert "already has a bath (boundaries[0])" in one(msgs, "boundaries[1].surface")
+    assert "already has a boundary condition (boundaries[0])" in one(msgs, "boundaries[1].surface")
+
+
+@pytest.mark.parametrize("permeability, path", [
+    ("-1 um/s", "fluxes[0].params.permeability"), ({"Ca": "-1 um/s"}, "fluxes[0].params.permeability.Ca"),
+])
+def test_a_negative_permeability(permeability, path):
+    raw = small_case(fluxes=[dict(PERMEABILITY, params={"permeability": permeability})])
+    assert "must not be negative" in one(problems(raw), f"{path}:")
 
 
 def test_an_ion_whose_species_is_broken_is_not_also_reported_missing():

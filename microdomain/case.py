@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import tomllib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from . import fluxes as flux_plugins
+from . import limits
 from .geometry import builders
 from .parameters import buffer_presets, flux_presets
-from .quantities import (Concentration, Diffusivity, Length, PerCompartment, Rate, SecondOrderRate,
-                         Strict, Time)
+from .quantities import (Bool, Concentration, Diffusivity, FieldError, FieldName, FileName, Length,
+                         Name, PerCompartment, Rate, SecondOrderRate, Strict, Time)
 from .registry import UnknownNameError
 
 OUTSIDE = "outside"
@@ -31,7 +31,7 @@ OUTSIDE = "outside"
 # ---------------------------------------------------------------------------------- schema --
 
 class CaseInfo(Strict):
-    name: str
+    name: FileName
     description: str = ""
     references: tuple[str, ...] = ()
 
@@ -39,7 +39,7 @@ class CaseInfo(Strict):
 class Species(Strict):
     """A free ion. `initial` is the free concentration; buffers start in equilibrium with it."""
 
-    ion: str
+    ion: FieldName
     valence: int = 2
     D: PerCompartment("diffusivity")
     initial: PerCompartment("concentration")
@@ -73,7 +73,7 @@ class Buffer(Strict):
     """A buffer confined to compartments; `preset` fills D, sites and references from
     microdomain/parameters/buffers.toml (any of them may still be given to override)."""
 
-    name: str
+    name: FieldName
     preset: str | None = None
     compartments: tuple[str, ...] = Field(alias="in")
     total: Concentration = Field(ge=0)
@@ -89,8 +89,10 @@ class Buffer(Strict):
             return data
         presets = buffer_presets()
         name = data["preset"]
+        if not isinstance(name, str):
+            raise FieldError("preset", f"must be a preset name, one of {', '.join(sorted(presets))}")
         if name not in presets:
-            raise ValueError(f"unknown buffer preset {name!r}; {_suggest(str(name), sorted(presets))}")
+            raise FieldError("preset", f"unknown buffer preset {name!r}; {_suggest(str(name), sorted(presets))}")
         preset = presets[name]
         merged = {k: preset[k] for k in ("D", "sites", "references")}
         merged.update(data)
@@ -121,7 +123,7 @@ class FluxSpec(Strict):
     start: Time | None = None
     stop: Time | None = None
     outside: PerCompartment("concentration") = {}
-    label: str | None = None
+    label: Name | None = None
 
     @property
     def name(self) -> str:
@@ -168,7 +170,7 @@ class TimeSpec(Strict):
     end: Time = Field(gt=0)
     dt: Dt = Dt()
     method: Literal["trbdf2", "bdf1"] = "trbdf2"
-    adaptive: bool = True
+    adaptive: Bool = True
     mode: Literal["transient", "steady"] = "transient"
     rtol: float = Field(1e-4, gt=0)
     atol: Concentration = Field(1e-4, gt=0)
@@ -197,10 +199,11 @@ class SolverSpec(Strict):
     preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
     direct_limit: int = Field(30_000, ge=0)
     membrane: Literal["face", "cell"] = "face"
+    allow_large: Bool = False     # lift the cell limit of structured grids (limits.MAX_CELLS)
 
 
 class Probe(Strict):
-    name: str
+    name: Name
     at: tuple[Length, ...] = Field(min_length=1, max_length=3)
     fields: tuple[str, ...] | None = None
 
@@ -325,6 +328,9 @@ def _pydantic_problems(file: str, prefix: tuple, model: Any, exc: ValidationErro
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):       # a model validator naming one of its fields
+            loc += cause.field
         full = prefix + loc
         if err["type"] == "extra_forbidden":
             valid = _valid_keys_at(model, loc)
@@ -352,21 +358,36 @@ def load_case(path: str | Path) -> Case:
     path = Path(path)
     file = str(path)
     try:
-        raw_bytes = path.read_bytes()
-    except OSError as exc:
-        raise CaseError([Problem(file, "", f"cannot read the file ({exc.strerror})")]) from None
-    try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CaseError([Problem(file, "", f"not valid TOML: {exc}")]) from None
+        raw, raw_bytes = limits.read_toml(path)     # a small regular UTF-8 TOML file, not too deep
+    except limits.InputError as exc:
+        raise CaseError([Problem(file, "", str(exc))]) from None
     return case_from_dict(raw, file, hashlib.sha256(raw_bytes).hexdigest())
+
+
+def _input_problems(file: str, raw: Any) -> list[Problem]:
+    """What no schema sees: the shape of the whole input, and bare numbers that are not finite or
+    are too large (tolerances, counts and exponents are plain TOML numbers)."""
+    if not isinstance(raw, dict):
+        return [Problem(file, "", "a case is a TOML document of tables ([case], [geometry], ...)")]
+    depth = limits.nesting_depth(raw)
+    if depth > limits.MAX_DEPTH:
+        return [Problem(file, "", f"tables or arrays nested {depth} deep; the limit is {limits.MAX_DEPTH}")]
+    out = []
+    for where, value in limits.walk_leaves(raw):
+        msg = limits.number_problem(value)
+        if msg:
+            out.append(Problem(file, _path(where), msg))
+    return out
 
 
 def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -> Case:
     """Check a case given as the dict a TOML file would read to (tests, sweeps, scripts)."""
+    path = Path(file)
+    early = _input_problems(file, raw)
+    if early and (not isinstance(raw, dict) or not early[0].path):
+        raise CaseError(early)             # not a document, or too deep to walk safely
     if sha256 is None:
         sha256 = hashlib.sha256(repr(raw).encode()).hexdigest()
-    path = Path(file)
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     for key in raw:
@@ -402,8 +423,13 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
     if "geometry" in raw:
         geo = raw["geometry"]
         name = geo.get("builder") if isinstance(geo, dict) else None
-        if name is None:
+        if not isinstance(geo, dict):
+            problems.append(Problem(file, "geometry", "must be a table ([geometry] with builder = ...)"))
+        elif name is None:
             problems.append(Problem(file, "geometry.builder", f"required; builders: {', '.join(builders.names())}"))
+        elif not isinstance(name, str):
+            problems.append(Problem(file, "geometry.builder", f"must be a builder's name (a string), "
+                                    f"got {_type_name(name)}; builders: {', '.join(builders.names())}"))
         else:
             try:
                 builder = builders.get(name)
@@ -415,8 +441,16 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
 
     flux_params = _check_flux_models(file, parsed.get("fluxes", []), problems)
     problems += _cross_references(file, parsed)
-    if problems:
-        raise CaseError(problems)
+    problems += _duplicate_names(file, parsed)
+    problems += _probes_in_domain(file, parsed)
+    problems += _size_problems(file, parsed)
+    if early or problems:
+        # a bare number already reported (e.g. inf) is not reported again by its schema, and an
+        # ion whose species has a problem is not reported missing wherever it is used
+        seen = {p.path for p in early}
+        unread = _unread_ions(raw.get("species"), parsed.get("species"))
+        raise CaseError(early + [p for p in problems if p.path not in seen
+                                 and not p.message.startswith(unread)])
     return Case(
         path=path, sha256=sha256, info=parsed["case"],
         geometry=parsed["geometry"], species=tuple(parsed["species"]),
@@ -577,3 +611,108 @@ def _geometry_dim(geometry) -> int | None:
         return 2
     size = getattr(geometry, "size", None)
     return len(size) if size is not None else None
+
+
+def _unread_ions(raw_species: Any, parsed_species: list | None) -> tuple[str, ...]:
+    """Message prefixes ("no species 'Ca'", "no field 'Ca'") for the ions of species entries
+    that failed to validate: those ions exist, their entry is what needs fixing."""
+    if not isinstance(raw_species, list) or not parsed_species:
+        return ()
+    out: list[str] = []
+    for item, ok in zip(raw_species, parsed_species):
+        if ok is None and isinstance(item, dict) and isinstance(item.get("ion"), str):
+            out += [f"no species {item['ion']!r}", f"no field {item['ion']!r}"]
+    return tuple(out)
+
+
+def _type_name(value: Any) -> str:
+    names = {list: "a list", dict: "a table", bool: "a boolean", int: "an integer", float: "a number"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _duplicate_names(file: str, parsed: dict) -> list[Problem]:
+    """Names that must be unique: a second surface of one name would be silently dropped, two
+    fluxes of one name would share their metrics, two boundary conditions (baths) on one surface
+    would fight."""
+    problems: list[Problem] = []
+
+    def repeats(names: list[str]):
+        seen: dict[str, int] = {}
+        for i, n in enumerate(names):
+            if n in seen:
+                yield i, n, seen[n]
+            else:
+                seen[n] = i
+
+    geometry = parsed.get("geometry")
+    specs = getattr(geometry, "surfaces", None)
+    if isinstance(specs, tuple):
+        names = [getattr(s, "name", s) for s in specs]
+        for i, n, first in repeats(names):
+            where = f"geometry.surfaces[{i}]" + (".name" if hasattr(specs[i], "name") else "")
+            problems.append(Problem(file, where, f"surface name {n!r} is already used by "
+                                    f"geometry.surfaces[{first}]; give each surface its own name"))
+    fluxes = [(i, f) for i, f in enumerate(parsed.get("fluxes", [])) if f is not None]
+    for k, n, first in repeats([f.name for _, f in fluxes]):
+        i, f = fluxes[k]
+        problems.append(Problem(file, f"fluxes[{i}].label" if f.label else f"fluxes[{i}]",
+                                f"flux name {n!r} is already used by fluxes[{fluxes[first][0]}]; "
+                                "metrics and fluxes.csv are keyed by it: give each a distinct `label`"))
+    baths = [(i, b) for i, b in enumerate(parsed.get("boundaries", [])) if b is not None]
+    for k, n, first in repeats([b.surface for _, b in baths]):
+        problems.append(Problem(file, f"boundaries[{baths[k][0]}].surface",
+                                f"surface {n!r} already has a boundary condition "
+                                f"(boundaries[{baths[first][0]}]); give each surface one"))
+    return problems
+
+
+def _probes_in_domain(file: str, parsed: dict) -> list[Problem]:
+    """Every probe inside the domain's box (r ≥ 0 in axisymmetric ones), where the builder can
+    say its extent before meshing (structured grids, Gmsh contacts; not user mesh files)."""
+    geometry, output = parsed.get("geometry"), parsed.get("output")
+    if geometry is None or output is None:
+        return []
+    bounds = getattr(builders.get(geometry.builder), "bounds", None)
+    box = bounds(geometry) if bounds is not None else None
+    if not box:
+        return []
+    problems = []
+    for k, probe in enumerate(output.probes):
+        if len(probe.at) != len(box):
+            continue                        # reported as a wrong number of coordinates
+        for i, (x, (axis, lo, hi)) in enumerate(zip(probe.at, box)):
+            tol = 1e-9 * max(hi - lo, 1e-12)
+            if not lo - tol <= x <= hi + tol:
+                problems.append(Problem(file, f"output.probes[{k}].at[{i}]",
+                                        f"{axis} = {x:g} um lies outside the domain, which spans "
+                                        f"{axis} = {lo:g} to {hi:g} um"))
+    return problems
+
+
+def _size_problems(file: str, parsed: dict) -> list[Problem]:
+    """Refuse a structured grid too large to build, from its cell count computed without
+    allocating it: above limits.MAX_CELLS cells unless [solver] allow_large = true, and always
+    above this machine's memory by a floor estimate (such a case could never run)."""
+    geometry = parsed.get("geometry")
+    estimate = getattr(builders.get(geometry.builder), "estimate_cells", None) if geometry else None
+    if estimate is None:
+        return []
+    cells = estimate(geometry)
+    species = [s for s in parsed.get("species", []) if s is not None]
+    buffers = [b for b in parsed.get("buffers", []) if b is not None]
+    fields = max(1, len(species) + sum(len(b.state_names()) for b in buffers))
+    unknowns = cells * fields
+    memory = cells * limits.BYTES_PER_CELL + unknowns * limits.BYTES_PER_UNKNOWN
+    ram = limits.physical_memory()
+    solver = parsed.get("solver")
+    allow_large = bool(solver is not None and solver.allow_large)
+    where = "geometry.cells" if getattr(geometry, "cells", None) is not None else "geometry.spacing"
+    what = (f"the grid would have {cells:.3g} cells, {unknowns:.3g} unknowns ({fields} fields) and "
+            f"need at least {limits.human_bytes(memory)} of memory")
+    if ram is not None and memory > ram:
+        return [Problem(file, where, f"{what}, more than this machine's "
+                        f"{limits.human_bytes(ram)}; use fewer cells or a coarser spacing")]
+    if cells > limits.MAX_CELLS and not allow_large:
+        return [Problem(file, where, f"{what}; the limit is {limits.MAX_CELLS:.3g} cells: use fewer "
+                        "cells or a coarser spacing, or set [solver] allow_large = true")]
+    return []

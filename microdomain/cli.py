@@ -26,10 +26,32 @@ def _check_model(case):
         domain = build_domain(case.builder.build(case.geometry))
     except (GeometryError, ValueError) as exc:
         raise CaseError([Problem(file, "geometry", str(exc))]) from None
+    _check_probes_in_mesh(case, domain)
     try:
         return build_system(case, domain)
     except ModelError as exc:
         raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
+
+
+def _check_probes_in_mesh(case, domain) -> None:
+    """Probes of builders that cannot say their extent before meshing (user mesh files) must lie
+    in the box around the mesh's points; the others were checked when the case was read."""
+    if getattr(case.builder, "bounds", None) is not None or domain.vtk_points is None:
+        return
+    import numpy as np
+
+    points = np.asarray(domain.vtk_points)[:, : domain.dim]
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    problems = []
+    for k, probe in enumerate(case.output.probes):
+        for i, x in enumerate(probe.at[: domain.dim]):
+            tol = 1e-9 * max(hi[i] - lo[i], 1e-12)
+            if not lo[i] - tol <= x <= hi[i] + tol:
+                problems.append(Problem(str(case.path), f"output.probes[{k}].at[{i}]",
+                                        f"{domain.axes[i]} = {x:g} um lies outside the mesh, which "
+                                        f"spans {domain.axes[i]} = {lo[i]:g} to {hi[i]:g} um"))
+    if problems:
+        raise CaseError(problems)
 
 
 def _print_problems(path, exc: CaseError) -> None:
@@ -57,11 +79,11 @@ def cmd_validate(args) -> int:
 
 
 def _is_sweep(path) -> bool:
-    import tomllib
+    from .limits import InputError, read_toml
     try:
-        return "sweep" in tomllib.loads(Path(path).read_text("utf-8"))
-    except (OSError, ValueError):
-        return False
+        return "sweep" in read_toml(path)[0]      # guarded: a FIFO or /dev/zero must not hang here
+    except InputError:
+        return False                              # load_case reports what is wrong with it
 
 
 def _validate_sweep(path) -> int:
@@ -273,6 +295,8 @@ def cmd_sweep(args) -> int:
 
     try:
         spec, cases = sweep_cases(args.sweep)
+        for _, _, case in cases:       # meshes and systems too: a bad mesh file is input, not a run failure
+            _check_model(case)
     except CaseError as exc:
         _print_problems(args.sweep, exc)
         return EXIT_CASE_ERROR

@@ -13,13 +13,13 @@ import copy
 import csv
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from .case import CaseError, Problem, case_from_dict
+from .limits import InputError, read_toml
 from .quantities import Strict
 
 
@@ -29,6 +29,8 @@ class SweepSpec(Strict):
     parameter: str                                # dotted path, e.g. "geometry.gap"
     values: list[Any] = Field(min_length=1)
     overrides: dict[str, Any] = {}                # dotted path → value, for every run
+    # TODO: check these paths against the metrics.json schema (docs: metrics.json in README's
+    # "What you get"; the schema itself is being written in another issue)
     metrics: dict[str, str] = {}                  # column → dotted path into metrics.json
     ratios: dict[str, tuple[str, str]] = {}       # column → (numerator column, denominator column)
 
@@ -36,9 +38,9 @@ class SweepSpec(Strict):
 def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CaseError([Problem(str(path), "", f"cannot read the sweep file ({exc})")]) from None
+        raw, _ = read_toml(path)
+    except InputError as exc:
+        raise CaseError([Problem(str(path), "", f"cannot read the sweep file: {exc}")]) from None
     if set(raw) != {"sweep"}:
         raise CaseError([Problem(str(path), ",".join(sorted(set(raw) - {"sweep"})) or "sweep",
                                  "a sweep file has exactly one section, [sweep]")])
@@ -46,8 +48,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     try:
         spec = SweepSpec.model_validate(raw["sweep"])
     except ValidationError as exc:
-        raise CaseError([Problem(str(path), "sweep." + ".".join(str(x) for x in e["loc"]), e["msg"])
-                         for e in exc.errors()]) from None
+        raise CaseError([Problem(str(path), ".".join(["sweep", *(str(x) for x in e["loc"])]),
+                                 e["msg"].removeprefix("Value error, ")) for e in exc.errors()]) from None
     problems = [Problem(str(path), f"sweep.ratios.{k}", f"{a!r} or {b!r} is not a metrics column")
                 for k, (a, b) in spec.ratios.items() if a not in spec.metrics or b not in spec.metrics]
     if problems:
@@ -62,6 +64,9 @@ def _set(raw: dict, dotted: str, value: Any, where: str) -> None:
         if not isinstance(node, dict) or k not in node:
             raise CaseError([Problem(where, dotted, f"the base case has no {'.'.join(keys[:i + 1])!r}")])
         node = node[k]
+    if not isinstance(node, dict):
+        raise CaseError([Problem(where, dotted, f"{'.'.join(keys[:-1])!r} in the base case is not a "
+                                 "table; give the dotted path of a key in a table")])
     node[keys[-1]] = value
 
 
@@ -80,7 +85,10 @@ def sweep_cases(path: str | Path):
     path = Path(path)
     spec = load_sweep(path)
     base_path = (path.parent / spec.case).resolve()
-    base = tomllib.loads(base_path.read_text("utf-8"))
+    try:
+        base, _ = read_toml(base_path)
+    except InputError as exc:
+        raise CaseError([Problem(str(path), "sweep.case", f"{spec.case!r} ({base_path}) {exc}")]) from None
     cases, problems = [], []
     for value in spec.values:
         raw = copy.deepcopy(base)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..quantities import Concentration, FluxDensity, MolarFlow, PerCompartment, Strict
+from ..quantities import Concentration, FieldError, FluxDensity, MolarFlow, PerCompartment, Strict
 from ..units import current_to_molar_flow
 from . import register
 from .base import FluxModel
@@ -62,6 +62,16 @@ class ChannelCluster(FluxModel):
 class PermeabilityParams(Strict):
     permeability: PerIonPermeability
     ion: str = "Ca"
+
+    @field_validator("permeability")
+    @classmethod
+    def _not_negative(cls, table):
+        # a negative P pumps uphill with no energy source: concentrations go negative mid-run
+        for ion, P in table.items():
+            if P < 0:
+                raise FieldError(() if ion == "*" else ion, "a permeability must not be negative "
+                                 f"(got {P:g} um/ms); passive flux runs downhill either way")
+        return table
 
 
 @register("permeability")

@@ -23,10 +23,10 @@ from typing import Callable, Literal
 
 from pydantic import Field, model_validator
 
-from ..quantities import Length
+from ..quantities import Bool, Length
 from . import builders
 from .gmsh_tools import (Expr, GmshBuilder, GmshParams, Shapes, add_physical_groups,
-                         mesh_options, size_field, truncated_ball_measures)
+                         cylinder_bounds, mesh_options, size_field, truncated_ball_measures)
 from .unstructured import OUTSIDE, SurfaceClaim
 
 NM = 1e-3
@@ -69,7 +69,7 @@ class _ContactParams(GmshParams):
     er_thickness: Length = Field(0.050, gt=0)
     er_radius: Length = Field(0.400, gt=0)
     bulk: Length = Field(0.250, gt=0)
-    er_network: bool = Field(False, description="the ER sheet reaches the outer wall, where its "
+    er_network: Bool = Field(False, description="the ER sheet reaches the outer wall, where its "
                              "rim `er_network` stands for the rest of the ER network")
 
     def mesh_size(self, name: str) -> float:
@@ -192,6 +192,11 @@ class MamContact(GmshBuilder):
         return _ball_on_sheet(p.mito_radius, p)
 
     @classmethod
+    def bounds(cls, p):
+        L = cls._layout(p)
+        return cylinder_bounds(p, L["Rd"], L["z0"], L["z1"])
+
+    @classmethod
     def reference(cls, p) -> dict:
         L = cls._layout(p)
         R, a, d, w = L["R"], L["a"], L["d"], p.ims_width
@@ -306,6 +311,11 @@ class ErLysosome(GmshBuilder):
     @staticmethod
     def _layout(p):
         return _ball_on_sheet(p.lysosome_radius, p)
+
+    @classmethod
+    def bounds(cls, p):
+        L = cls._layout(p)
+        return cylinder_bounds(p, L["Rd"], L["z0"], L["z1"])
 
     @classmethod
     def reference(cls, p) -> dict:

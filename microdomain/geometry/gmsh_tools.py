@@ -277,6 +277,12 @@ class GmshBuilder:
         return 3 if p.variant == "3d" else 2
 
     @classmethod
+    def bounds(cls, p) -> list[tuple[str, float, float]] | None:
+        """(axis, lo, hi) per coordinate of a point, the box around the domain (probe checks);
+        None where a builder does not know its extent before meshing."""
+        return None
+
+    @classmethod
     def claims(cls, p) -> tuple[SurfaceClaim, ...]:
         raise NotImplementedError
 
@@ -295,7 +301,7 @@ class GmshBuilder:
     @classmethod
     def build(cls, p) -> UnstructuredGeometry:
         path = cls.mesh_path(p)
-        cached = path.exists()
+        cached = path.is_file() and path.stat().st_size > 0   # an empty file is a broken cache entry
         info: dict = {}
         if not cached:
             with gmsh_session(cls.name) as gmsh:
@@ -308,6 +314,13 @@ class GmshBuilder:
             reference=cls.reference(p),
             notes={"builder": cls.name, "variant": p.variant, "cache_hit": cached,
                    "mesh_file": str(path), **info})
+
+
+def cylinder_bounds(p, radius: float, z0: float, z1: float) -> list[tuple[str, float, float]]:
+    """The box around a domain that is a cylinder about the z axis: (r, z) or (x, y, z)."""
+    if p.variant == "3d":
+        return [("x", -radius, radius), ("y", -radius, radius), ("z", z0, z1)]
+    return [("r", 0.0, radius), ("z", z0, z1)]
 
 
 def add_physical_groups(gmsh, dim: int, volumes: dict[str, list[int]],

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from ..quantities import Length, Strict
+from ..quantities import Bool, FieldError, Length, Strict
 from . import builders
 from .unstructured import MeshFileError, SurfaceClaim, UnstructuredGeometry, mesh_tags
 
@@ -28,7 +28,7 @@ class MeshFileParams(Strict):
     builder: Literal["mesh_file"] = "mesh_file"
     path: str
     length_unit: Length = Field(1.0, gt=0)
-    axisymmetric: bool = False
+    axisymmetric: Bool = False
     compartments: tuple[str, ...] | None = None
     surfaces: tuple[str, ...] | None = None
 
@@ -48,22 +48,25 @@ class MeshFileParams(Strict):
         try:
             dim, cells, facets = mesh_tags(self.path)
         except MeshFileError as exc:
-            raise ValueError(str(exc)) from None
+            raise FieldError("path", str(exc)) from None
         have = (f"the mesh has cell tags {', '.join(cells) or '(none)'} and surface tags "
                 f"{', '.join(facets) or '(none)'}")
         missing = [c for c in self.compartments or () if c not in cells]
         if missing:
-            raise ValueError(f"no cells tagged {', '.join(map(repr, missing))} in {self.path}; {have}")
+            raise FieldError("compartments", f"no cells tagged {', '.join(map(repr, missing))} in "
+                             f"{self.path}; {have}")
         missing = [s for s in self.surfaces or () if s not in facets]
         if missing:
-            raise ValueError(f"no surface tagged {', '.join(map(repr, missing))} in {self.path}; {have}")
+            raise FieldError("surfaces", f"no surface tagged {', '.join(map(repr, missing))} in "
+                             f"{self.path}; {have}")
         if self.compartments is not None:
             extra = [c for c in cells if c not in self.compartments]
             if extra:
-                raise ValueError(f"cells tagged {', '.join(map(repr, extra))} in {self.path} are in no "
-                                 f"listed compartment; list every cell tag ({', '.join(cells)})")
+                raise FieldError("compartments", f"cells tagged {', '.join(map(repr, extra))} in "
+                                 f"{self.path} are in no listed compartment; list every cell tag "
+                                 f"({', '.join(cells)})")
         if self.axisymmetric and dim != 2:
-            raise ValueError(f"axisymmetric = true needs a 2D mesh; {self.path} is {dim}D")
+            raise FieldError("axisymmetric", f"axisymmetric = true needs a 2D mesh; {self.path} is {dim}D")
         return self
 
 
@@ -80,6 +83,10 @@ class MeshFile:
     @classmethod
     def dim(cls, p) -> int:
         return cls._tags(p)[0]
+
+    # No bounds(): the extent of a user's mesh is known only once its points are read, so the
+    # probes of a mesh_file case are checked against the mesh after it is built
+    # (microdomain.cli._check_model), not when the case is read.
 
     @classmethod
     def compartment_names(cls, p) -> list[str]:

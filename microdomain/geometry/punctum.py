@@ -26,10 +26,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..quantities import Length
+from ..quantities import Bool, Length
 from . import builders
 from .contacts import NM, _gap_range
-from .gmsh_tools import GmshBuilder, GmshParams, add_physical_groups, graded_layers, mesh_options
+from .gmsh_tools import (GmshBuilder, GmshParams, add_physical_groups, cylinder_bounds, graded_layers,
+                         mesh_options)
 from .unstructured import OUTSIDE, SurfaceClaim
 
 
@@ -45,7 +46,7 @@ class PmPunctumParams(GmshParams):
     bulk: Length = Field(0.250, gt=0)
     extracellular: Literal["compartment", "boundary"] = "compartment"
     extracellular_depth: Length = Field(0.200, gt=0)
-    er_network: bool = Field(False, description="the ER sheet reaches the outer wall, where its "
+    er_network: Bool = Field(False, description="the ER sheet reaches the outer wall, where its "
                              "rim `er_network` stands for the rest of the ER network")
 
     DEFAULTS = {
@@ -123,6 +124,11 @@ class PmPunctum(GmshBuilder):
         z_top = p.gap + (p.extracellular_depth if p.extracellular == "compartment" else 0.0)
         r_er = Rd if p.er_network else p.er_radius       # the lumen's radius
         return dict(Rd=Rd, z0=z0, z_top=z_top, r_er=r_er)
+
+    @classmethod
+    def bounds(cls, p):
+        L = cls._layout(p)
+        return cylinder_bounds(p, L["Rd"], L["z0"], L["z_top"])
 
     @classmethod
     def reference(cls, p) -> dict:

@@ -7,13 +7,14 @@ bounds and patch edges are forced onto grid lines so that volumes and patch area
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from ..quantities import Length, Strict
+from ..quantities import FieldError, Length, Name, Strict
 from . import builders
 
 
@@ -38,7 +39,7 @@ class CompartmentSpec(Strict):
     Later compartments override earlier ones, so list the bulk first and the slabs after it.
     """
 
-    name: str
+    name: Name
     x: tuple[Length, Length] | None = None
     y: tuple[Length, Length] | None = None
     z: tuple[Length, Length] | None = None
@@ -55,7 +56,7 @@ class SurfaceSpec(Strict):
     """A named face set: on outer walls, or between two compartments; optionally cut to a disk
     (`center`, `radius`, measured in the plane of the face) or to per-axis bounds."""
 
-    name: str
+    name: Name
     wall: tuple[str, ...] | None = None
     between: tuple[str, str] | None = None
     center: tuple[Length, ...] | None = None
@@ -111,9 +112,11 @@ def graded_nodes(lo: float, hi: float, focus: float, hmin: float, hmax: float, g
     """
     focus = min(max(focus, lo), hi)
     span = hi - lo
-    sizes, total, k = [], 0.0, 0
+    sizes, total, k, h = [], 0.0, 0, hmin
     while total < span:
-        h = min(hmin * growth**k, hmax)
+        # once at hmax, stay there: growth**k itself overflows a float past k ≈ 1750 for the
+        # growth 1.5 of uniform axes, which made any uniform axis of >= 1760 cells crash
+        h = hmax if h >= hmax else min(hmin * growth**k, hmax)
         sizes.append(h)
         total += h
         k += 1
@@ -128,6 +131,32 @@ def graded_nodes(lo: float, hi: float, focus: float, hmin: float, hmax: float, g
         dist = np.min(np.abs(graded[:, None] - req[None, :]), axis=1)
         graded = graded[dist > 0.4 * local_h]
     return np.unique(np.concatenate([req, graded]))
+
+
+def _side_cells(d: float, hmin: float, hmax: float, growth: float) -> float:
+    """Cells graded_nodes puts over a distance d from the focus (or one more), in closed form;
+    a float, since absurd inputs (1 km at 1e-20 nm) give counts beyond any integer type."""
+    if d <= 0:
+        return 0.0
+    if hmax <= hmin:
+        return d / hmin + 1
+    k_grow = math.log(hmax / hmin) / math.log(growth) + 1          # cells until hmax is reached
+    # the length they cover; exp capped since k_grow is infinite when hmax/hmin overflows
+    grown = hmin * math.expm1(min(k_grow * math.log(growth), 700.0)) / (growth - 1)
+    if d <= grown:
+        return math.log1p(d * (growth - 1) / hmin) / math.log(growth) + 1
+    return k_grow + (d - grown) / hmax + 1
+
+
+def axis_cell_count(lo: float, hi: float, axis_index: int, spacing: Spacing | None,
+                    cells: int | None, n_required: int) -> float:
+    """An upper bound on the cells _axis_nodes makes on [lo, hi], without making them: each
+    required coordinate adds at most one cell."""
+    if spacing is None:
+        return float(cells + n_required)
+    focus = min(max(spacing.focus[axis_index], lo), hi)
+    return (_side_cells(focus - lo, spacing.min, spacing.max, spacing.growth)
+            + _side_cells(hi - focus, spacing.min, spacing.max, spacing.growth) + n_required)
 
 
 def _axis_nodes(lo, hi, axis_index, spacing: Spacing | None, cells: int | None, required):
@@ -164,8 +193,27 @@ class _StructuredParams(Strict):
         if (self.cells is None) == (self.spacing is None):
             raise ValueError("give exactly one of 'cells' (uniform) or 'spacing' (graded)")
         if self.cells is not None and any(n < 1 for n in self.cells):
-            raise ValueError("'cells' must be positive integers")
+            raise FieldError("cells", "'cells' must be positive integers")
         return self
+
+    @model_validator(mode="after")
+    def _one_per_axis(self):
+        # checked here, not when building, so validate reports it with the field's path
+        n = len(self.ranges())
+        if self.cells is not None and len(self.cells) != n:
+            raise FieldError("cells", f"needs {n} entries, one per axis ({', '.join(self.axes())}); "
+                             f"got {len(self.cells)}")
+        if self.spacing is not None and len(self.spacing.focus) != n:
+            raise FieldError(("spacing", "focus"), f"needs {n} coordinates, one per axis "
+                             f"({', '.join(self.axes())}); got {len(self.spacing.focus)}")
+        return self
+
+    def ranges(self) -> list[tuple[str, float, float]]:
+        """(axis, lo, hi) of each axis of the grid."""
+        raise NotImplementedError
+
+    def axes(self) -> list[str]:
+        return [a for a, _, _ in self.ranges()]
 
 
 class _StructuredBuilder:
@@ -178,6 +226,23 @@ class _StructuredBuilder:
     @staticmethod
     def surface_names(p) -> list[str]:
         return [s.name for s in p.surfaces]
+
+    @staticmethod
+    def bounds(p) -> list[tuple[str, float, float]]:
+        """(axis, lo, hi) per coordinate of a point in the domain (probe checks)."""
+        return p.ranges()
+
+    @staticmethod
+    def estimate_cells(p) -> float:
+        """An upper bound on the number of cells build() makes, computed without making them,
+        so a case asking for 10^9 cells is refused instead of filling the memory."""
+        n = 1.0
+        for i, (axis, lo, hi) in enumerate(p.ranges()):
+            required = [c for c in _required_coordinates(axis, p.compartments, p.surfaces)
+                        if lo < c < hi]
+            n *= axis_cell_count(lo, hi, i, p.spacing, p.cells[i] if p.cells else None,
+                                 len(required))
+        return n
 
     @classmethod
     def _build(cls, p, ranges: list[tuple[str, float, float]], cylindrical: bool) -> StructuredGeometry:
@@ -202,8 +267,13 @@ class BoxParams(_StructuredParams):
         if any(s <= 0 for s in self.size):
             raise ValueError("'size' entries must be positive lengths")
         if self.origin is not None and len(self.origin) != len(self.size):
-            raise ValueError(f"'origin' needs {len(self.size)} entries, like 'size'")
+            raise FieldError("origin", f"needs {len(self.size)} entries, like 'size'")
         return self
+
+    def ranges(self) -> list[tuple[str, float, float]]:
+        origin = self.origin if self.origin and len(self.origin) == len(self.size) else None
+        origin = origin or (0.0,) * len(self.size)
+        return [(a, o, o + s) for a, o, s in zip("xyz", origin, self.size)]
 
 
 @builders.register("box")
@@ -214,9 +284,7 @@ class Box(_StructuredBuilder):
 
     @classmethod
     def build(cls, p: BoxParams) -> StructuredGeometry:
-        origin = p.origin or (0.0,) * len(p.size)
-        ranges = [(a, o, o + s) for a, o, s in zip("xyz", origin, p.size)]
-        return cls._build(p, ranges, cylindrical=False)
+        return cls._build(p, p.ranges(), cylindrical=False)
 
 
 class AxisymmetricParams(_StructuredParams):
@@ -224,6 +292,9 @@ class AxisymmetricParams(_StructuredParams):
     radius: Length = Field(gt=0)
     height: Length = Field(gt=0)
     z_origin: Length = 0.0
+
+    def ranges(self) -> list[tuple[str, float, float]]:
+        return [("r", 0.0, self.radius), ("z", self.z_origin, self.z_origin + self.height)]
 
 
 @builders.register("axisymmetric")
@@ -234,5 +305,4 @@ class Axisymmetric(_StructuredBuilder):
 
     @classmethod
     def build(cls, p: AxisymmetricParams) -> StructuredGeometry:
-        ranges = [("r", 0.0, p.radius), ("z", p.z_origin, p.z_origin + p.height)]
-        return cls._build(p, ranges, cylindrical=True)
+        return cls._build(p, p.ranges(), cylindrical=True)

@@ -13,6 +13,8 @@ punctum patch): each becomes its own face set.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -141,14 +143,18 @@ def read_tagged_mesh(path: str | Path, length_scale: float = 1.0, dim: int | Non
     import meshio
 
     path = Path(path)
-    if not path.exists():
-        raise MeshFileError(f"mesh file {str(path)!r} does not exist")
+    _check_mesh_path(path)
     # .msh is also ANSYS's extension; meshio would try (and print a blank line for) that first
     file_format = "gmsh" if path.suffix.lower() == ".msh" else None
+    said = io.StringIO()
     try:
-        mesh = meshio.read(path, file_format=file_format)
-    except Exception as exc:  # meshio raises many types for foreign files
-        raise MeshFileError(f"cannot read mesh file {str(path)!r}: {exc}") from None
+        # meshio prints its reader's complaint and then calls sys.exit(1) when no reader
+        # succeeds: keep the words for our message and the exit out of the caller's way
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            mesh = meshio.read(path, file_format=file_format)
+    except (Exception, SystemExit) as exc:  # meshio raises many types for foreign files
+        why = " ".join(said.getvalue().split()) or str(exc)
+        raise MeshFileError(f"cannot read mesh file {str(path)!r}: {why}") from None
     present = {b.type for b in mesh.cells}
     if dim is None:
         dim = 3 if present & {"tetra", "wedge", "pyramid", "hexahedron"} else 2
@@ -187,6 +193,16 @@ def read_tagged_mesh(path: str | Path, length_scale: float = 1.0, dim: int | Non
     return TaggedMesh(points, blocks, index, tag_names, facets, dim)
 
 
+def _check_mesh_path(path: Path) -> None:
+    """A mesh file is a non-empty regular file (not a directory, device or FIFO)."""
+    if not path.exists():
+        raise MeshFileError(f"mesh file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise MeshFileError(f"mesh file {str(path)!r} is not a regular file")
+    if path.stat().st_size == 0:
+        raise MeshFileError(f"mesh file {str(path)!r} is empty")
+
+
 @lru_cache(maxsize=32)
 def _tags_cached(path: str, mtime: float) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
     m = read_tagged_mesh(path, 1.0)
@@ -196,8 +212,7 @@ def _tags_cached(path: str, mtime: float) -> tuple[int, tuple[str, ...], tuple[s
 def mesh_tags(path: str | Path) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
     """(dimension, compartment tags, surface tags) of a mesh file, cached while it is unchanged."""
     path = Path(path)
-    if not path.exists():
-        raise MeshFileError(f"mesh file {str(path)!r} does not exist")
+    _check_mesh_path(path)
     return _tags_cached(str(path.resolve()), os.path.getmtime(path))
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .membrane import GateStage
-from .newton import NewtonMemory, solve_stage
+from .newton import Conservation, NewtonMemory, solve_stage
 from .residual import Stage, weighted_max
 
 GAMMA = 2.0 - math.sqrt(2.0)
@@ -131,6 +131,7 @@ class TRBDF2:
         self.res, self.lin, self.policy, self.counters = res, lin, policy, counters
         self.newton = NewtonMemory()
         self.predictor = _Predictor()
+        self.conservation = Conservation(res.sys)
 
     def step(self, U_n, gates_n, ev_n, t: float, h: float, active, rtol: float,
              restart: bool = False) -> StepResult:
@@ -140,12 +141,12 @@ class TRBDF2:
         stage1 = Stage(c, t + GAMMA * h, known=U_n, explicit=ev_n.G,
                        gates=GateStage(gates_n, ev_n.gate_rates, c))
         ev_g, it1 = solve_stage(res, self.lin, stage1, self.predictor.at(U_n, GAMMA * h), active,
-                                W_n, self.policy, self.counters, self.newton)
+                                W_n, self.policy, self.counters, self.newton, self.conservation)
         U_star = A1 * ev_g.U - A0 * U_n
         gates_star = _gate_combination([(A1, ev_g.gates), (-A0, gates_n)])
         stage2 = Stage(c, t + h, known=U_star, gates=GateStage(gates_star, {}, c))
         ev_1, it2 = solve_stage(res, self.lin, stage2, U_n + (ev_g.U - U_n) / GAMMA, active, W_n,
-                                self.policy, self.counters, self.newton)
+                                self.policy, self.counters, self.newton, self.conservation)
         est = h * (E[0] * ev_n.G + E[1] * ev_g.G + E[2] * ev_1.G) / V
         W_err = res.sys.atol[:, None] + rtol * np.maximum(np.abs(U_n), np.abs(ev_1.U))
         err = max(_filtered_error(self.lin, V, c, est, W_err, restart),
@@ -163,6 +164,7 @@ class BDF1:
         self.res, self.lin, self.policy, self.counters = res, lin, policy, counters
         self.newton = NewtonMemory()
         self.predictor = _Predictor()
+        self.conservation = Conservation(res.sys)
 
     def step(self, U_n, gates_n, ev_n, t: float, h: float, active, rtol: float,
              restart: bool = False) -> StepResult:
@@ -170,7 +172,7 @@ class BDF1:
         W_n = res.sys.atol[:, None] + rtol * np.abs(U_n)
         stage = Stage(h, t + h, known=U_n, gates=GateStage(gates_n, {}, h))
         ev_1, it = solve_stage(res, self.lin, stage, self.predictor.at(U_n, h), active, W_n,
-                               self.policy, self.counters, self.newton)
+                               self.policy, self.counters, self.newton, self.conservation)
         est = 0.5 * h * (ev_1.G - ev_n.G) / V
         W_err = res.sys.atol[:, None] + rtol * np.maximum(np.abs(U_n), np.abs(ev_1.U))
         err = max(_filtered_error(self.lin, V, h, est, W_err, restart),

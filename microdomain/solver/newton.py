@@ -7,7 +7,9 @@ the iteration stops when the estimated remaining error η·|δ|, η = θ/(1 − 
 `newton_tol` tolerances (solver.newton_tol, default 0.03) — Newton's error stays a small
 fraction of the error the step is allowed. After the first iteration θ is not yet known and the
 last stage's η is used, so a stage that converges as fast as the previous one costs one
-iteration. Mass balance does not rest on this tolerance: see linear.py.
+iteration. Mass balance does not rest on this tolerance: a converged stage's residual is
+projected onto zero total per conserved element (`conserve`), so the accounted inflows match the
+change of every ion's total to round-off, whatever Newton left behind.
 """
 
 from __future__ import annotations
@@ -32,6 +34,51 @@ def worst(system, x: np.ndarray, w: np.ndarray) -> str:
     return place(system, int(k), int(cell))
 
 
+class Conservation:
+    """Per conserved element (an ion: free + bound), the uniform shift of its free ion that makes
+    the stage residual sum to zero over its carriers.
+
+    Σ_carriers F is the amount (per time) the stage equations leave unexplained: zero for an
+    exact solution, since binding and fluxes between two cells move ions without creating them.
+    Shifting the free ion by α in every cell changes it by α·t_e, t_e = Σ_k V_k/c + Σ_k (T·1)_k
+    (the bath and open-face conductances). Fluxes that depend on a remote mean (sensors) or move
+    ions to the outside respond as well, so the shift is repeated with the measured response
+    (a secant step) until the sum is at round-off: rarely more than two re-evaluations."""
+
+    PASSES = 3
+    ROUNDOFF = 1e-13       # |Σ F| relative to Σ |G| over the carriers: done
+
+    def __init__(self, system):
+        chem = system.chemistry
+        self.elements = [(k, chem.carriers(u.name)) for k, u in enumerate(chem.unknowns) if not u.bound]
+        self.volume = float(system.domain.volumes.sum())
+        self.leak = [float(system.transport[k].sum()) for k, _ in self.elements]
+
+    def project(self, res, ev, stage, active):
+        """The evaluation at the shifted state (`ev` itself if nothing needs shifting)."""
+        if stage.c == np.inf:
+            return ev
+        slopes = [self.volume / stage.c + leak for leak in self.leak]
+        for _ in range(self.PASSES):
+            sums = [float(ev.F[carriers].sum()) for _, carriers in self.elements]
+            small = [abs(s) <= self.ROUNDOFF * float(np.abs(ev.G[carriers]).sum())
+                     for s, (_, carriers) in zip(sums, self.elements)]
+            if all(small):
+                return ev
+            shift = np.zeros_like(ev.U)
+            for (k, _), s, slope, done in zip(self.elements, sums, slopes, small):
+                if not done:
+                    shift[k] = -s / slope
+            new = res.evaluate(ev.U + shift, stage, active)
+            for i, ((k, carriers), s) in enumerate(zip(self.elements, sums)):
+                step = shift[k, 0] if shift.shape[1] else 0.0
+                if step != 0.0:      # secant: the slope the sum actually showed
+                    measured = (float(new.F[carriers].sum()) - s) / step
+                    slopes[i] = measured if measured > 0 else slopes[i]
+            ev = new
+        return ev
+
+
 class NewtonMemory:
     """η of the last converged stage: the guess for the next stage's first iteration."""
 
@@ -40,7 +87,7 @@ class NewtonMemory:
 
 
 def solve_stage(res, lin, stage, U0: np.ndarray, active, W: np.ndarray, policy, counters,
-                memory: NewtonMemory):
+                memory: NewtonMemory, conservation: Conservation | None = None):
     """Solve F(U) = 0 for one stage from the predictor U0; returns (Evaluation, iterations)."""
     cfg = res.sys.case.solver
     ev = res.evaluate(U0, stage, active)
@@ -68,6 +115,8 @@ def solve_stage(res, lin, stage, U0: np.ndarray, active, W: np.ndarray, policy, 
             refresh = theta > policy.newton_slow
         if eta * norm <= cfg.newton_tol or norm == 0.0:
             memory.eta = eta
+            if conservation is not None:
+                ev = conservation.project(res, ev, stage, active)
             return ev, it
         prev = norm
     raise NotConverged(f"Newton did not converge in {cfg.max_newton} iterations (last correction "

@@ -61,7 +61,7 @@ def _with_diagonal(A):
 
 
 def run_floor(n: int = 64, steps: int = 5, dt: float = 0.01, save: str | None = None,
-              cg_rtol: float = 1e-6) -> dict:
+              cg_rtol: float = 1e-6, return_fields: bool = False) -> dict:
     """Backward Euler, ONE linearised step per time step, species by species (one block
     Gauss–Seidel pass), each solve by CG + Jacobi to relative residual `cg_rtol`:
 
@@ -78,7 +78,8 @@ def run_floor(n: int = 64, steps: int = 5, dt: float = 0.01, save: str | None = 
     Both matrices are symmetric positive definite (CG applies); the systems are posed for the
     increments, so "relative residual" is relative to the step's own residual F.
     Returns cpu_s_per_step (setup excluded), setup_cpu_s, peak_mb, CG iterations, max Ca, and
-    the total Ca added (for the mass check); with `save`, np.save(save, [c, cb])."""
+    the total Ca added (for the mass check); with `save`, np.save(save, [c, cb]); with
+    `return_fields`, the arrays as "c" and "cb" too (then the dict is no longer plain JSON)."""
     cpu0 = cpu_self()
     A, src, h = box(n)
     Ac, pos, lap_diag = _with_diagonal(A)
@@ -111,11 +112,14 @@ def run_floor(n: int = 64, steps: int = 5, dt: float = 0.01, save: str | None = 
     step_cpu = (cpu_self() - cpu0) / max(steps, 1)
     if save:
         np.save(save, np.stack([c, cb]))
-    return {"n": n, "cells": n**3, "steps": steps, "dt_ms": dt, "cpu_s_per_step": step_cpu,
-            "setup_cpu_s": setup, "cpu_s": step_cpu * steps, "cg_iterations": iters[0],
-            "peak_mb": peak_mb_self(), "ca_max_uM": float(c.max()),
-            "amount_added": float(((c - C0).sum() + (cb - CB0).sum()) * h**3),
-            "amount_in": SIGMA * dt * steps, "c": c, "cb": cb}
+    out = {"n": n, "cells": n**3, "steps": steps, "dt_ms": dt, "cpu_s_per_step": step_cpu,
+           "setup_cpu_s": setup, "cpu_s": step_cpu * steps, "cg_iterations": iters[0],
+           "peak_mb": peak_mb_self(), "ca_max_uM": float(c.max()),
+           "amount_added": float(((c - C0).sum() + (cb - CB0).sum()) * h**3),
+           "amount_in": SIGMA * dt * steps}
+    if return_fields:
+        out.update(c=c, cb=cb)
+    return out
 
 
 def converged_be(n: int, steps: int, dt: float = 0.01, tol: float = 1e-10):
@@ -162,7 +166,7 @@ def main() -> None:
     p.add_argument("--check", action="store_true",
                    help="also run converged_be (not timed) and report the floor's error")
     a = p.parse_args()
-    out = run_floor(a.n, a.steps, a.dt, a.save)
+    out = run_floor(a.n, a.steps, a.dt, a.save, return_fields=True)
     c, cb = out.pop("c"), out.pop("cb")
     if a.check:
         c_ref, cb_ref = converged_be(a.n, a.steps, a.dt)

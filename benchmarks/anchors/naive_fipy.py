@@ -105,8 +105,8 @@ def run_naive(h_min=0.001, growth=1.05, h_max=0.1, source_radius=0.002, dt0=1e4,
     # backward Euler steps until the fields stop changing. Default: straight to dt = 10 s (≫ the
     # slowest time, ~4 ms), i.e. a steady solve by FiPy's sweeps — 16 sweeps in all; stepping
     # up from dt0 = 1 µs (doubling) reaches the same state to 1e-10 in 25 steps, 111 sweeps,
-    # 8× the CPU (17.7 s against 2.2 s on the default grid). Within a step, sweep (Picard on the binding term) until a sweep changes no
-    # value by more than sweep_tol relative.
+    # 8× the CPU (17.7 s against 2.2 s on the default grid). Within a step, sweep (Picard on
+    # the binding term) until a sweep changes no value by more than sweep_tol relative.
     t, dt, steps, sweeps = 0.0, dt0, 0, 0
     while True:
         c.updateOld()
@@ -128,10 +128,11 @@ def run_naive(h_min=0.001, growth=1.05, h_max=0.1, source_radius=0.002, dt0=1e4,
         if steps > 200:
             raise RuntimeError("no steady state after 200 steps")
 
-    # probes on the wall: a cubic spline through the first row of cells (z = h_min/2, within
-    # (h_min/2)²/(2r²) ≈ 0.001 % of the wall at 50 nm). Not FiPy's own c(points, order=1): on
-    # this mesh it was off by 3–4 % at 50–200 nm (order=0: 4–8 %) — its gradient comes from
-    # Gauss' theorem with the r-weighted face areas, i.e. ∂c/∂r + c/r, not ∂c/∂r.
+    # probes on the wall: a cubic spline through the first row of cells (z = h_min/2: low by
+    # (h_min/2)²/(2r²), 0.005 % at 50 nm for 1 nm cells). Not FiPy's own c(points, order=1):
+    # with 1 nm/1.1 cells it was off by 3.5–4.5 % at 50–200 nm (order=0: 4–8 %), because a
+    # CellVariable's grad on a CylindricalGrid2D is ∂c/∂r + c/r (Gauss' theorem with the
+    # r-weighted face areas; checked: grad of c = r gives 2), not ∂c/∂r.
     r = np.array(PROBES_UM)
     x, z = (np.asarray(v) for v in mesh.cellCenters)
     row = np.flatnonzero(z == z.min())
@@ -139,7 +140,8 @@ def run_naive(h_min=0.001, growth=1.05, h_max=0.1, source_radius=0.002, dt0=1e4,
     ca = CubicSpline(x[row], np.asarray(c.value)[row])(r)
     cpu = cpu_self() - cpu0
     return {"h_min_um": h_min, "growth": growth, "h_max_um": h_max,
-            "source_radius_um": source_radius, "cells": int(mesh.numberOfCells), "steps": steps, "sweeps": sweeps, "t_end_ms": t,
+            "source_radius_um": source_radius, "cells": int(mesh.numberOfCells), "steps": steps,
+            "sweeps": sweeps, "t_end_ms": t,
             "r_um": r.tolist(), "ca_uM": ca.tolist(), "cpu_s": cpu, "import_cpu_s": import_cpu,
             "peak_mb": peak_mb_self()}
 

@@ -194,6 +194,10 @@ def octant_reference(r_um=OCTANT_PROBES_UM, t_end=20.0, refine=2, rtol=1e-9):
     halving). Values between cell centres come from a cubic spline (linear interpolation
     would err by h²/8·c'' ≈ 0.004 % of the excess at 0.1 µm).
 
+    The octant's bath is the cube's far faces, 3–5.2 µm from the source, not a sphere: moving
+    the spherical bath from 3 to 5.2 µm changes the excess at 0.1–0.5 µm by ≤ 0.02 % at 20 ms
+    (the buffered front has not reached it), so the sphere stands in for the cube.
+
     CalC's own spherical run (octant_reference_spherical.par: 2400 uniform cells on [0, 3] µm,
     accuracy 1e-5), read with the same cubic spline, agrees within 0.01 % of the excess
     (4e-4 % of Ca) at all five radii.

@@ -309,7 +309,9 @@ class Metrics:
         out = {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
                "gates": gates, "mass_balance": balance}
         if self.steady is not None:
+            # a direct steady solve integrates nothing in time: its balance is of rates
             out["steady"] = self._steady_report()
+            del out["mass_balance"], out["fluxes"]
         return out
 
     def _steady_report(self) -> dict:

@@ -1,8 +1,9 @@
-"""The shipped nanodomain cases, run once each to steady state, against the references:
+"""The shipped nanodomain cases, solved once each for their steady state, against the
+references, at the tolerances README.md states:
 
-- nanodomain_egta: within 1 % of the excess buffer approximation (Neher 1986) and within 0.5 %
-  of the equal-mobility BVP reference (analytic.point_source_reference) at r ≥ 20 nm;
-- nanodomain_bapta: within 1 % of the BVP reference at r ≥ 20 nm (no closed form holds).
+- nanodomain_egta: within 0.35 % of the excess buffer approximation (Neher 1986) and within
+  0.2 % of the equal-mobility BVP reference (analytic.point_source_reference) at 20–200 nm;
+- nanodomain_bapta: within 1 % of the BVP reference at 20–200 nm (no closed form holds).
 
 Every parameter comes from the case file itself; probes.csv's last row is the steady state.
 At 10 nm the 2 nm disk the channel is modelled as differs from the references' point
@@ -83,27 +84,33 @@ def _reference(r, p):
                                            p["c_inf"], R=p["R"])
 
 
+def _steady_balance(result) -> float:
+    """Net inflow at the steady state (bath + channel), relative to the largest single inflow."""
+    return abs(result["metrics"]["steady"]["balance"]["Ca"]["relative_imbalance"])
+
+
 def test_egta_reaches_steady_state(egta):
     assert egta["status"] == "steady state"
-    assert abs(egta["metrics"]["mass_balance"]["Ca"]["relative_error"]) < 1e-9
+    assert egta["manifest"]["solver"]["steady_solve"]["iterations"] < 30
+    assert _steady_balance(egta) < 1e-9
 
 
 def test_egta_matches_the_excess_buffer_approximation(egta):
     r, c, p = _profile(egta)
     eba = analytic.excess_buffer(r, p["sigma"], p["D"], p["kon"], p["B_total"], p["koff"] / p["kon"], p["c_inf"])
     rel = np.abs(c / eba - 1)
-    assert rel.max() <= 0.01, dict(zip(r, rel))
+    assert rel.max() <= 0.0035, dict(zip(r, rel))
 
 
 def test_egta_matches_the_bvp_reference(egta):
     r, c, p = _profile(egta)
     rel = np.abs(c / _reference(r, p) - 1)
-    assert rel.max() <= 0.005, dict(zip(r, rel))
+    assert rel.max() <= 0.002, dict(zip(r, rel))
 
 
 def test_bapta_reaches_steady_state(bapta):
     assert bapta["status"] == "steady state"
-    assert abs(bapta["metrics"]["mass_balance"]["Ca"]["relative_error"]) < 1e-9
+    assert _steady_balance(bapta) < 1e-9
 
 
 def test_bapta_matches_the_bvp_reference(bapta):

@@ -19,38 +19,61 @@ from .units import AMOUNT_TO_AMOL
 
 
 def probe_weights(domain: Domain, point: tuple[float, ...]) -> sp.csr_matrix:
-    """Row of multilinear interpolation weights over cell centres (clamped at the walls, where
-    no-flux makes the profile flat to second order), restricted to the compartment that holds
-    the point so no value is read across a membrane. Unstructured meshes: the nearest cell."""
+    """Row of interpolation weights over cell centres for a probe at `point`.
+
+    Structured grids: tensor-product cubic Lagrange interpolation through four cell centres per
+    axis (extrapolating over the half cell to a wall, where the solution is smooth), from cells of
+    the compartment that holds the point only, so no value is read across a membrane. Linear
+    interpolation, whose error h²/(4r²) on a 1/r profile is 0.1 % at r = 50 nm on a 5 %-graded
+    nanodomain grid, is the fallback where a compartment is too thin for four cells; unstructured
+    meshes take the nearest cell."""
     if domain.nodes is None:
         d2 = np.sum((domain.cell_centers - np.asarray(point, float)[:, None]) ** 2, axis=0)
         cell = int(np.argmin(d2))
         return sp.csr_matrix(([1.0], ([0], [cell])), shape=(1, domain.n_cells))
-    centres = domain.structured_cell_index()
-    shape = [c.size for c in centres]
-    idx_w = []
-    for c, x in zip(centres, point):
-        x = min(max(x, c[0]), c[-1])
-        i = int(np.clip(np.searchsorted(c, x) - 1, 0, max(c.size - 2, 0)))
-        if c.size == 1:
-            idx_w.append([(0, 1.0)])
-            continue
-        w = (x - c[i]) / (c[i + 1] - c[i])
-        idx_w.append([(i, 1.0 - w), (i + 1, w)])
-    cells, weights = [], []
-    for combo in np.ndindex(*[len(a) for a in idx_w]):
-        ids = [idx_w[a][k][0] for a, k in enumerate(combo)]
-        w = np.prod([idx_w[a][k][1] for a, k in enumerate(combo)])
-        cells.append(int(np.ravel_multi_index(ids, shape, order="F")))
-        weights.append(w)
-    cells, weights = np.array(cells), np.array(weights)
     holder = _containing_cell(domain, point)
-    same = domain.compartment_id[cells] == domain.compartment_id[holder]
-    weights = np.where(same, weights, 0.0)
+    for order in (4, 2):
+        cells, weights = _tensor_stencil(domain, point, order)
+        if np.all(domain.compartment_id[cells] == domain.compartment_id[holder]):
+            return sp.csr_matrix((weights, (np.zeros(cells.size, int), cells)), shape=(1, domain.n_cells))
+    # a thin compartment: linear weights of the cells inside it only
+    cells, weights = _tensor_stencil(domain, point, 2, clamp=True)
+    weights = np.where(domain.compartment_id[cells] == domain.compartment_id[holder], weights, 0.0)
     if weights.sum() <= 0:
         cells, weights = np.array([holder]), np.array([1.0])
     return sp.csr_matrix((weights / weights.sum(), (np.zeros(cells.size, int), cells)),
                          shape=(1, domain.n_cells))
+
+
+def _lagrange(nodes: np.ndarray, x: float) -> np.ndarray:
+    w = np.ones(nodes.size)
+    for j in range(nodes.size):
+        for m in range(nodes.size):
+            if m != j:
+                w[j] *= (x - nodes[m]) / (nodes[j] - nodes[m])
+    return w
+
+
+def _tensor_stencil(domain: Domain, point, order: int, clamp: bool = False):
+    """(cells, weights) of `order`-point Lagrange interpolation along every axis; `clamp` holds the
+    point inside the outermost centres (no extrapolation)."""
+    centres = domain.structured_cell_index()
+    shape = [c.size for c in centres]
+    per_axis = []
+    for c, x in zip(centres, point):
+        k = min(order, c.size)
+        if clamp:
+            x = min(max(x, c[0]), c[-1])
+        i = int(np.clip(np.searchsorted(c, x) - 1, 0, max(c.size - 2, 0)))
+        start = int(np.clip(i - (k // 2 - 1), 0, c.size - k))
+        idx = np.arange(start, start + k)
+        per_axis.append((idx, _lagrange(c[idx], x) if k > 1 else np.ones(1)))
+    cells, weights = [], []
+    for combo in np.ndindex(*[len(ix) for ix, _ in per_axis]):
+        ids = [per_axis[a][0][j] for a, j in enumerate(combo)]
+        cells.append(int(np.ravel_multi_index(ids, shape, order="F")))
+        weights.append(float(np.prod([per_axis[a][1][j] for a, j in enumerate(combo)])))
+    return np.array(cells), np.array(weights)
 
 
 def _containing_cell(domain: Domain, point) -> int:

@@ -182,6 +182,60 @@ def discrete_manufactured_system(system, mode: Mode, mms: BindingMMS):
     return dataclasses.replace(system, source=source, initial=mms.exact(phi, 0.0))
 
 
+@dataclass(frozen=True)
+class MembraneMMS:
+    """A manufactured solution across a permeable membrane at x = L in the box [0, 2L] (one ion,
+    no buffer; compartment A left, B right, no-flux walls):
+
+        c(x, t) = c0 + g(t)·(s·cos(kx) ± j/2),   k = π/(2L),   + in A, − in B,
+        j = D·s·k/P,                             g(t) = e^(−t/τ)
+
+    The derivative is continuous at L and the jump j makes P·(c_A − c_B) equal the diffusive
+    flux −D·∂c/∂x = D·s·k·g there, at every t: the membrane condition holds exactly, and the
+    source S = ∂c/∂t − D·∂²c/∂x² closes the equation in each compartment."""
+
+    L: float = 0.5           # µm
+    D: float = 0.22          # µm²/ms
+    P: float = 0.05          # µm/ms: j = D·s·k/P, a resistance 1/P comparable to L/D
+    c0: float = 20.0         # µM: above j/2 + s, so c stays positive
+    s: float = 1.0           # µM
+    tau: float = 1.0         # ms
+
+    @property
+    def k(self) -> float:
+        return np.pi / (2 * self.L)
+
+    @property
+    def jump(self) -> float:
+        return self.D * self.s * self.k / self.P
+
+    def _profile(self, x: np.ndarray) -> np.ndarray:
+        return self.s * np.cos(self.k * x) + np.where(x < self.L, 0.5, -0.5) * self.jump
+
+    def exact(self, x: np.ndarray, t: float) -> np.ndarray:
+        return self.c0 + np.exp(-t / self.tau) * self._profile(x)
+
+    def source(self, x: np.ndarray, t: float) -> np.ndarray:
+        g = np.exp(-t / self.tau)
+        return -g / self.tau * self._profile(x) + self.D * self.k**2 * g * self.s * np.cos(self.k * x)
+
+    def case(self, cells: int, membrane: str) -> dict:
+        return {"case": {"name": "membrane_mms"},
+                "geometry": {"builder": "box", "size": [f"{2 * self.L!r} um"], "cells": [cells],
+                             "compartments": [{"name": "a"}, {"name": "b", "x": [f"{self.L!r} um",
+                                                                                f"{2 * self.L!r} um"]}],
+                             "surfaces": [{"name": "membrane", "between": ["a", "b"]}]},
+                "species": [{"ion": "Ca", "D": f"{self.D!r} um**2/ms", "initial": f"{self.c0!r} uM"}],
+                "fluxes": [{"model": "permeability", "surface": "membrane", "from": "a", "to": "b",
+                            "params": {"permeability": f"{self.P!r} um/ms"}}],
+                "solver": {"membrane": membrane, "newton_tol": 1e-6}}
+
+    def system(self, system):
+        x = system.domain.cell_centers[0]
+        return dataclasses.replace(system, source=lambda t: self.source(x, t)[None, :],
+                                   initial=self.exact(x, 0.0)[None, :])
+
+
 def exact_at_cells(system, mode: Mode, mms: BindingMMS, t: float) -> np.ndarray:
     return mms.exact(mode(system.domain.cell_centers), t)
 

@@ -30,8 +30,8 @@ import numpy as np
 
 from ..units import current_to_molar_flow
 from . import analytic
-from .manufactured import (BindingMMS, Factor, Mode, discrete_manufactured_system, error_norms,
-                           exact_at_cells, manufactured_system)
+from .manufactured import (BindingMMS, Factor, MembraneMMS, Mode, discrete_manufactured_system,
+                           error_norms, exact_at_cells, manufactured_system)
 from .order import observed_order, pairwise_orders
 
 # ------------------------------------------------------------------------------- results --
@@ -309,7 +309,11 @@ def mms_3d(quick: bool) -> StudyResult:
 
 # ----------------------------------------------------------------------- time integration --
 
-def well_mixed_case(dt: float, t_end: float, c_total=10.0, B_total=20.0, kon=0.1, koff=0.1) -> dict:
+METHODS = (("bdf1", 1), ("trbdf2", 2))       # backward Euler and TR-BDF2 with their orders
+
+
+def well_mixed_case(dt: float, t_end: float, c_total=10.0, B_total=20.0, kon=0.1, koff=0.1,
+                    method: str = "bdf1") -> dict:
     """Two identical cells of a closed box (the state stays uniform): buffer starting free."""
     return {"case": {"name": "well_mixed"},
             "geometry": {"builder": "box", "size": ["1 um"], "cells": [2]},
@@ -317,7 +321,7 @@ def well_mixed_case(dt: float, t_end: float, c_total=10.0, B_total=20.0, kon=0.1
             "buffers": [{"name": "B", "in": "cytosol", "total": f"{B_total!r} uM", "D": "0.05 um**2/ms",
                          "initial": "free",
                          "sites": [{"ion": "Ca", "kon": f"{kon!r} /uM/ms", "koff": f"{koff!r} /ms"}]}],
-            "time": fixed_dt(dt, t_end)}
+            "time": fixed_dt(dt, t_end, method), "solver": {"newton_tol": 1e-6}}
 
 
 @study("time_well_mixed", "Time order, well-mixed binding (Riccati)")
@@ -325,21 +329,24 @@ def time_well_mixed(quick: bool) -> StudyResult:
     """Ca 10 µM meets 20 µM free buffer (kon 0.1 /µM/ms, koff 0.1 /ms; relaxation ~0.33 ms);
     error = max over every step of |[CaB] − exact| up to 1 ms (analytic.well_mixed_bound)."""
     ns = [32, 64, 128] if quick else [8, 16, 32, 64, 128, 256]
-    t_end, errs, cons = 1.0, [], []
-    for n in ns:
-        dt = t_end / n
-        _, _, system = build(well_mixed_case(dt, t_end))
-        rec = FrameRecorder()
-        integrate(system, t_end, [dt * (k + 1) for k in range(n)], [rec])
-        x = np.array([U[1].mean() for U in rec.states])
-        exact = analytic.well_mixed_bound(np.array(rec.times), 10.0, 20.0, 0.1, 0.1, 0.0)
-        errs.append(float(np.max(np.abs(x - exact))))
-        cons.append(float(max(np.max(np.abs(U[0] + U[1] - 10.0)) for U in rec.states)) / 10.0)
+    t_end, rows = 1.0, []
     dts = [t_end / n for n in ns]
-    rows = [Row("cb (bound buffer)", "max over steps", "dt (ms)", dts, errs, "order", 1.0, 0.1, "uM"),
-            Row("c + cb conservation", "max rel.", "dt (ms)", dts, [max(c, 1e-300) for c in cons],
-                "bound", tol=1e-12)]
-    return StudyResult("", "", f"steps per ms {ns}, fixed dt, backward Euler.", rows)
+    for method, order in METHODS:
+        errs, cons = [], []
+        for n in ns:
+            dt = t_end / n
+            _, _, system = build(well_mixed_case(dt, t_end, method=method))
+            rec = FrameRecorder()
+            integrate(system, t_end, [dt * (k + 1) for k in range(n)], [rec])
+            x = np.array([U[1].mean() for U in rec.states])
+            exact = analytic.well_mixed_bound(np.array(rec.times), 10.0, 20.0, 0.1, 0.1, 0.0)
+            errs.append(float(np.max(np.abs(x - exact))))
+            cons.append(float(max(np.max(np.abs(U[0] + U[1] - 10.0)) for U in rec.states)) / 10.0)
+        rows += [Row(f"cb (bound buffer), {method}", "max over steps", "dt (ms)", dts, errs, "order",
+                     float(order), 0.15, "uM"),
+                 Row(f"c + cb conservation, {method}", "max rel.", "dt (ms)", dts,
+                     [max(c, 1e-300) for c in cons], "bound", tol=1e-12)]
+    return StudyResult("", "", f"steps per ms {ns}, fixed dt; backward Euler and TR-BDF2.", rows)
 
 
 @study("time_mms_discrete", "Time order, coupled PDE (discrete MMS)")
@@ -350,22 +357,101 @@ def time_mms_discrete(quick: bool) -> StudyResult:
     ns = [32, 64, 128] if quick else [8, 16, 32, 64, 128, 256]
     mms = dataclasses.replace(MMS, profile="exp", tau=0.5)
     mode = Mode((Factor(0, "cos", 1.0, 1),))
-    errs = {0: [], 1: []}
-    for n in ns:
-        dt = 1.0 / n
-        raw = {"case": {"name": "mms_time"}, "geometry": {"builder": "box", "size": ["1 um"], "cells": [32]},
-               **mms.species_and_buffer(), "time": fixed_dt(dt, 1.0)}
-        _, _, system = build(raw)
-        system = discrete_manufactured_system(system, mode, mms)
-        rec = FrameRecorder()
-        integrate(system, 1.0, [dt * (k + 1) for k in range(n)], [rec])
-        for k in (0, 1):
-            errs[k].append(float(max(np.max(np.abs(U[k] - exact_at_cells(system, mode, mms, t)[k]))
-                                     for t, U in zip(rec.times, rec.states))))
     dts = [1.0 / n for n in ns]
-    rows = [Row(q, "max over cells and steps", "dt (ms)", dts, errs[k], "order", 1.0, 0.1, "uM")
-            for k, q in enumerate(("c (free ion)", "cb (bound buffer)"))]
-    return StudyResult("", "", f"steps per ms {ns}, τ = 0.5 ms, fixed dt.", rows)
+    rows = []
+    for method, order in METHODS:
+        errs = {0: [], 1: []}
+        for n in ns:
+            dt = 1.0 / n
+            raw = {"case": {"name": "mms_time"}, "geometry": {"builder": "box", "size": ["1 um"], "cells": [32]},
+                   **mms.species_and_buffer(), "time": fixed_dt(dt, 1.0, method),
+                   "solver": {"newton_tol": 1e-6}}
+            _, _, system = build(raw)
+            system = discrete_manufactured_system(system, mode, mms)
+            rec = FrameRecorder()
+            integrate(system, 1.0, [dt * (k + 1) for k in range(n)], [rec])
+            for k in (0, 1):
+                errs[k].append(float(max(np.max(np.abs(U[k] - exact_at_cells(system, mode, mms, t)[k]))
+                                         for t, U in zip(rec.times, rec.states))))
+        rows += [Row(f"{q}, {method}", "max over cells and steps", "dt (ms)", dts, errs[k], "order",
+                     float(order), 0.15, "uM") for k, q in enumerate(("c (free ion)", "cb (bound buffer)"))]
+    return StudyResult("", "", f"steps per ms {ns}, τ = 0.5 ms, fixed dt; backward Euler and TR-BDF2.",
+                       rows)
+
+
+@study("time_gates", "Time order, membrane fluxes with a gate and a sensor")
+def time_gates(quick: bool) -> StudyResult:
+    """1D cytosol | ER (buffered cytosol): the ER drains to the outside through its far wall,
+    STIM1 reads the ER (a sensor) and activates Orai1 with τ = 5 ms (a gate), Orai1 lets Ca²⁺ in
+    from a 1 mM outside. Fixed steps to 20 ms against the same run at dt/16 (Richardson
+    reference): the gate and the wall [Ca²⁺] converge at the method's order."""
+    dts = [0.4, 0.2, 0.1] if quick else [0.8, 0.4, 0.2, 0.1, 0.05]
+    rows = []
+    for method, order in METHODS:
+        finals = [_soce_final(dt, method) for dt in dts + [dts[-1] / 16]]
+        ref = finals[-1]
+        for k, q in enumerate(("STIM1 gate (area mean)", "c at the plasma membrane")):
+            errs = [abs(f[k] - ref[k]) for f in finals[:-1]]
+            rows.append(Row(f"{q}, {method}", "abs. at 20 ms", "dt (ms)", dts, errs, "order",
+                            float(order), 0.15, "" if k == 0 else "uM"))
+    return StudyResult("", "", "fixed dt; reference: the finest dt / 16.", rows)
+
+
+def soce_drain_case(dt: float, method: str) -> dict:
+    return {"case": {"name": "soce_drain"},
+            "geometry": {"builder": "box", "size": ["1 um"], "cells": [20],
+                         "compartments": [{"name": "cytosol"}, {"name": "er", "x": ["0.5 um", "1 um"]}],
+                         "surfaces": [{"name": "er_membrane", "between": ["er", "cytosol"]},
+                                      {"name": "left", "wall": "x-"}, {"name": "right", "wall": "x+"}]},
+            "species": [{"ion": "Ca", "D": "220 um**2/s", "initial": {"cytosol": "0.1 uM", "er": "500 uM"}}],
+            "buffers": [{"name": "B", "in": "cytosol", "total": "100 uM", "D": "20 um**2/s",
+                         "sites": [{"ion": "Ca", "kon": "100 /uM/s", "koff": "100 /s"}]}],
+            "fluxes": [{"model": "soce", "preset": "orai1", "surface": "left", "from": "outside",
+                        "to": "cytosol", "outside": {"Ca": "1000 uM"}, "label": "soce",
+                        "params": {"channels": 1000, "sensor": {"compartment": "er"}, "tau": "5 ms"}},
+                       {"model": "permeability", "surface": "right", "from": "er", "to": "outside",
+                        "params": {"permeability": "100 um/s"}}],
+            "time": fixed_dt(dt, 20.0, method), "solver": {"newton_tol": 1e-6}}
+
+
+def _soce_final(dt: float, method: str) -> tuple[float, float]:
+    from ..solver import Stepper
+
+    _, domain, system = build(soce_drain_case(dt, method))
+    stepper = Stepper(system, [])
+    U, _, _ = stepper.run(20.0, [20.0])
+    binding = system.bindings[0]
+    stim = stepper.committed.gates[binding.name]["stim"]
+    return float(binding.areas @ stim / binding.areas.sum()), float(U[0, 0])
+
+
+@study("membrane_order", "Membrane fluxes at the membrane: order in h")
+def membrane_order(quick: bool) -> StudyResult:
+    """A manufactured solution across a permeable membrane (manufactured.MembraneMMS: the jump
+    P·(c_A − c_B) equals the diffusive flux on both sides at every t), 1D, TR-BDF2 with fixed
+    dt small enough that the spatial error dominates. Fluxes evaluated at the membrane (face
+    values through the half-cell resistance, the default) converge at second order; at the
+    adjacent cell centres (solver.membrane = "cell") at first order."""
+    ns = [10, 20, 40] if quick else [10, 20, 40, 80, 160]
+    mms = MembraneMMS()
+    t_end, dt = 0.5, 0.005
+    rows = []
+    for membrane, order in (("face", 2.0), ("cell", 1.0)):
+        errs = {"L2": [], "max": []}
+        for n in ns:
+            raw = mms.case(n, membrane)
+            raw["time"] = fixed_dt(dt, t_end, "trbdf2")
+            _, domain, system = build(raw)
+            system = mms.system(system)
+            U, t, _ = integrate(system, t_end)
+            norms = error_norms(U, mms.exact(domain.cell_centers[0], t)[None, :], domain.volumes)
+            errs["L2"].append(float(norms["L2"][0]))
+            errs["max"].append(float(norms["max"][0]))
+        for norm, label in (("L2", "L2(V)"), ("max", "max")):
+            rows.append(Row(f"c, membrane = {membrane!r}", label, "h (um)", [2 * mms.L / n for n in ns],
+                            errs[norm], "order", order, 0.15, "uM"))
+    return StudyResult("", "", f"cells {ns}; L = {mms.L} µm per compartment, P = {mms.P} µm/ms, "
+                       f"D = {mms.D} µm²/ms; dt = {dt} ms to {t_end} ms.", rows)
 
 
 # ------------------------------------------------------------------------- point sources --

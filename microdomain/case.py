@@ -195,7 +195,7 @@ class SolverSpec(Strict):
     linear: Literal["auto", "direct", "iterative"] = "auto"
     newton_tol: float = Field(0.03, gt=0)
     max_newton: int = Field(10, ge=1)
-    iterative_tol: float = Field(1e-3, gt=0)
+    iterative_tol: float = Field(1e-4, gt=0)
     preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
     direct_limit: int = Field(30_000, ge=0)
     membrane: Literal["face", "cell"] = "face"

@@ -101,10 +101,8 @@ class FrameWriter:
     def start(self, system: System, U, t):
         self._setup(system)
         d = system.domain
-        if d.surfaces:
-            fv = np.ma.filled(d.mesh.faceVertexIDs, -1)
-            write_surfaces(self.out_dir / "surfaces.vtu", np.asarray(d.mesh.vertexCoords), fv,
-                           {n: fs.faces for n, fs in d.surfaces.items()})
+        if d.surface_mesh is not None:
+            write_surfaces(self.out_dir / "surfaces.vtu", *d.surface_mesh)
         self.frame(U, t)
 
     def step(self, U, info):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata as md
 import json
 import logging
@@ -156,6 +157,9 @@ def run(case: Case, out_dir: Path, quiet: bool = False, resume: bool = False) ->
         domain = build_domain(case.builder.build(case.geometry))
         log.info("mesh: %s", domain.stats)
         system = build_system(case, domain)
+        system = dataclasses.replace(system, domain=domain.without_mesh())
+        del domain          # FiPy's mesh and its cached geometry: not needed past assembly
+        domain = system.domain
         metrics = Metrics(out_dir / "metrics.json")
         observers = [FrameWriter(out_dir, list(case.output.fields) if case.output.fields else None),
                      ProbeRecorder(out_dir / "probes.csv", case.output.probes),

@@ -96,7 +96,10 @@ def _gate_error(h: float, parts: list[tuple[float, dict]], gates_new: dict, rtol
 
 
 def _filtered_error(lin, V, c, est, W_err, restart: bool) -> float:
-    """Weighted norm of (I − c·J)⁻¹·est; filtered twice on a restart when once is not enough."""
+    """Weighted norm of (I − c·J)⁻¹·est; filtered twice on a restart when once is not enough.
+    Steps of a fixed size (est None) are not judged."""
+    if est is None:
+        return 0.0
     filtered = lin.solve(V * est / c, rtol=1e-2)
     err = weighted_max(filtered, W_err)
     if restart and err > 1.0:
@@ -134,7 +137,7 @@ class TRBDF2:
         self.conservation = Conservation(res.sys)
 
     def step(self, U_n, gates_n, ev_n, t: float, h: float, active, rtol: float,
-             restart: bool = False) -> StepResult:
+             restart: bool = False, judge: bool = True) -> StepResult:
         res, V = self.res, self.res.V
         c = D * h
         W_n = res.sys.atol[:, None] + rtol * np.abs(U_n)
@@ -147,11 +150,12 @@ class TRBDF2:
         stage2 = Stage(c, t + h, known=U_star, gates=GateStage(gates_star, {}, c))
         ev_1, it2 = solve_stage(res, self.lin, stage2, U_n + (ev_g.U - U_n) / GAMMA, active, W_n,
                                 self.policy, self.counters, self.newton, self.conservation)
-        est = h * (E[0] * ev_n.G + E[1] * ev_g.G + E[2] * ev_1.G) / V
+        est = h * (E[0] * ev_n.G + E[1] * ev_g.G + E[2] * ev_1.G) / V if judge else None
         W_err = res.sys.atol[:, None] + rtol * np.maximum(np.abs(U_n), np.abs(ev_1.U))
         err = max(_filtered_error(self.lin, V, c, est, W_err, restart),
                   _gate_error(h, [(E[0], ev_n.gate_rates), (E[1], ev_g.gate_rates),
-                                  (E[2], ev_1.gate_rates)], ev_1.gates, rtol, self.policy.gate_atol))
+                                  (E[2], ev_1.gate_rates)], ev_1.gates, rtol, self.policy.gate_atol)
+                  if judge else 0.0)
         amounts, boundary = _amounts(h, [(W, ev_n), (W, ev_g), (D, ev_1)])
         return StepResult(ev_1, err, it1 + it2, amounts, boundary)
 
@@ -167,17 +171,17 @@ class BDF1:
         self.conservation = Conservation(res.sys)
 
     def step(self, U_n, gates_n, ev_n, t: float, h: float, active, rtol: float,
-             restart: bool = False) -> StepResult:
+             restart: bool = False, judge: bool = True) -> StepResult:
         res, V = self.res, self.res.V
         W_n = res.sys.atol[:, None] + rtol * np.abs(U_n)
         stage = Stage(h, t + h, known=U_n, gates=GateStage(gates_n, {}, h))
         ev_1, it = solve_stage(res, self.lin, stage, self.predictor.at(U_n, h), active, W_n,
                                self.policy, self.counters, self.newton, self.conservation)
-        est = 0.5 * h * (ev_1.G - ev_n.G) / V
+        est = 0.5 * h * (ev_1.G - ev_n.G) / V if judge else None
         W_err = res.sys.atol[:, None] + rtol * np.maximum(np.abs(U_n), np.abs(ev_1.U))
         err = max(_filtered_error(self.lin, V, h, est, W_err, restart),
                   _gate_error(h, [(0.5, ev_1.gate_rates), (-0.5, ev_n.gate_rates)], ev_1.gates,
-                              rtol, self.policy.gate_atol))
+                              rtol, self.policy.gate_atol) if judge else 0.0)
         amounts, boundary = _amounts(h, [(1.0, ev_1)])
         return StepResult(ev_1, err, it, amounts, boundary)
 

@@ -142,7 +142,7 @@ class Stepper:
                 self.integrator.predictor.reset()          # a flux switched: no extrapolation
             try:
                 result = self.integrator.step(state.U, state.gates, ev_n, t, h, active, cfg.rtol,
-                                              restart)
+                                              restart, judge=cfg.adaptive)
                 problem = self._negativity(result.ev.U)
                 if problem:
                     raise NotConverged(problem)

@@ -1,9 +1,10 @@
 """The shipped nanodomain cases, solved once each for their steady state, against the
 references, at the tolerances README.md states:
 
-- nanodomain_egta: within 0.35 % of the excess buffer approximation (Neher 1986) and within
-  0.2 % of the equal-mobility BVP reference (analytic.point_source_reference) at 20–200 nm;
-- nanodomain_bapta: within 1 % of the BVP reference at 20–200 nm (no closed form holds).
+- nanodomain_egta: within 0.3 % of the excess buffer approximation (Neher 1986) and within
+  0.2 % of the equal-mobility BVP reference (analytic.point_source_reference) at 20–200 nm,
+  0.07 % at 50–200 nm;
+- nanodomain_bapta: within 0.15 % of the BVP reference at 20–200 nm (no closed form holds).
 
 Every parameter comes from the case file itself; probes.csv's last row is the steady state.
 At 10 nm the 2 nm disk the channel is modelled as differs from the references' point
@@ -99,13 +100,14 @@ def test_egta_matches_the_excess_buffer_approximation(egta):
     r, c, p = _profile(egta)
     eba = analytic.excess_buffer(r, p["sigma"], p["D"], p["kon"], p["B_total"], p["koff"] / p["kon"], p["c_inf"])
     rel = np.abs(c / eba - 1)
-    assert rel.max() <= 0.0035, dict(zip(r, rel))
+    assert rel.max() <= 0.003, dict(zip(r, rel))
 
 
 def test_egta_matches_the_bvp_reference(egta):
     r, c, p = _profile(egta)
     rel = np.abs(c / _reference(r, p) - 1)
     assert rel.max() <= 0.002, dict(zip(r, rel))
+    assert rel[r >= 0.0495].max() <= 0.0007, dict(zip(r, rel))
 
 
 def test_bapta_reaches_steady_state(bapta):
@@ -116,7 +118,7 @@ def test_bapta_reaches_steady_state(bapta):
 def test_bapta_matches_the_bvp_reference(bapta):
     r, c, p = _profile(bapta)
     rel = np.abs(c / _reference(r, p) - 1)
-    assert rel.max() <= 0.01, dict(zip(r, rel))
+    assert rel.max() <= 0.0015, dict(zip(r, rel))
 
 
 def test_bapta_collapses_the_domain_more_than_egta(egta, bapta):

@@ -13,10 +13,13 @@
   preconditioner here). The preconditioner starts from the exact inverse of every
   cell's local block — V/c, the cell's own transport coefficient and the binding that couples
   the unknowns of one cell, stiffly (point-block Jacobi). That alone suffices while diffusion over
-  a step spans a few cells (spread = max T_kk·c/V_k below `AMG_SPREAD`: Krylov then needs
-  ~√spread iterations); beyond, each unknown's diffusion block gets one algebraic-multigrid
-  V-cycle (pyamg smoothed aggregation, built once per step size and reused) after the local
-  solve, whose cost — some 25 matrix–vector products — pays once the spread is large. A
+  a step spans a few cells in a typical cell (spread = the median over cells of T_kk·c/V_k, below
+  `AMG_SPREAD`: Krylov then needs ~√spread iterations, and a few tiny cells at a channel do not
+  count); beyond, each unknown's diffusion block gets one algebraic-multigrid V-cycle (pyamg
+  smoothed aggregation, built once per step size and reused) after the local solve. A V-cycle
+  costs some 25 matrix–vector products here, so multigrid pays only for large spreads: measured,
+  Jacobi ran the 3D contact cases 1.4–1.7× faster at median spreads up to 1.5·10³, and
+  multigrid solved a uniform 48³ box 1.8× faster at a spread of 900 (setup not counted). A
   one-dimensional correction per conserved element after each solve makes the residual sum to
   zero, so an inexact solve still conserves mass.
 """
@@ -29,7 +32,7 @@ import scipy.sparse.linalg as spla
 
 from .state import Counters, NotConverged
 
-AMG_SPREAD = 100.0             # max T_kk·c/V_k above which the diffusion blocks get multigrid
+AMG_SPREAD = 2000.0            # median T_kk·c/V_k above which the diffusion blocks get multigrid
 PRECONDITIONER_C_RANGE = 1.5   # rebuild the preconditioner when c moves by more than this factor
 BICGSTAB_MAX_ITERATIONS = 2000
 GMRES_RESTART = 30
@@ -127,7 +130,7 @@ class Krylov:
         # (n, n, N): entry [i, j] is a contiguous row over cells, for the vectorised local solve
         self.local_inverse = np.ascontiguousarray(np.linalg.inv(blocks).transpose(1, 2, 0))
         V = self.res.sys.domain.volumes
-        spreads = [float(np.max(T.diagonal() * c / V)) if T.nnz and c != np.inf else
+        spreads = [float(np.median(T.diagonal() * c / V)) if T.nnz and c != np.inf else
                    (np.inf if T.nnz else 0.0) for T in self.res.sys.transport]
         spread = max(spreads)
         use_amg = self.choice == "amg" or (self.choice == "auto" and spread > AMG_SPREAD)
@@ -146,7 +149,7 @@ class Krylov:
         self.c_pc = c
         kind = "cell-local blocks + multigrid per unknown" if use_amg else "cell-local blocks (point-block Jacobi)"
         self.counters.extra["preconditioner"] = (
-            f"{kind}: spread max T_kk·c/V_k = {spread:.3g} (multigrid above {AMG_SPREAD:g})")
+            f"{kind}: spread (median T_kk·c/V_k) {spread:.3g}, multigrid above {AMG_SPREAD:g}")
 
     def _local_solve(self, R: np.ndarray) -> np.ndarray:
         inv, n = self.local_inverse, self.n

@@ -388,7 +388,7 @@ def time_gates(quick: bool) -> StudyResult:
     dts = [0.4, 0.2, 0.1] if quick else [0.8, 0.4, 0.2, 0.1, 0.05]
     rows = []
     for method, order in METHODS:
-        finals = [_soce_final(dt, method) for dt in dts + [dts[-1] / 16]]
+        finals = [_soce_final(dt, method) for dt in dts + [dts[-1] / (8 if quick else 16)]]
         ref = finals[-1]
         for k, q in enumerate(("STIM1 gate (area mean)", "c at the plasma membrane")):
             errs = [abs(f[k] - ref[k]) for f in finals[:-1]]

@@ -6,8 +6,9 @@ Solve G(U) = 0 (residual.py) by the iteration
 
 which is one linearised backward-Euler step of size τ_k (Kelley & Keyes 1998). τ starts at
 dt.initial and grows by switched evolution relaxation, τ_{k+1} = τ_k·‖G_k‖/‖G_{k+1}‖ (at least
-doubling, at most ×100 per iteration, halving after an iterate that went badly negative or
-raised the residual tenfold); past `NEWTON_TAU` it is infinite — plain Newton, whose
+doubling, at most ×1000 per iteration, halving after an iterate that went badly negative or
+raised the residual tenfold); past `NEWTON_TAU`, or once the residual stops falling (it has
+reached round-off: more pseudo-time cannot help), it is infinite — plain Newton, whose
 factorisation is kept while it contracts (chord iterations). Gates sit at their steady state
 a/b at every iterate. The iteration stops when a Newton correction is below solver.newton_tol
 error tolerances; the final residual ‖G/V‖ (µM/ms, max over cells) is reported. A closed system
@@ -25,7 +26,8 @@ from .state import NotConverged, StepInfo
 
 MAX_ITERATIONS = 200
 NEWTON_TAU = 1e9          # ms: beyond every relaxation time of a microdomain
-SER_MIN, SER_MAX = 2.0, 100.0
+SER_MIN, SER_MAX = 2.0, 1000.0
+STALLED = 0.5             # a residual falling by less than this factor has stalled
 
 
 def _norm(ev, V) -> float:
@@ -76,7 +78,7 @@ def solve_steady(res, lin, U0, t: float, policy, counters):
             prev_corr = corr
         else:
             tau *= min(max(r / max(r_new, 1e-300), SER_MIN), SER_MAX)
-            if tau >= NEWTON_TAU:
+            if tau >= NEWTON_TAU or r_new > STALLED * r:
                 tau, refresh = np.inf, True
         U, ev, r = U_new, ev_new, r_new
     else:

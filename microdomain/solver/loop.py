@@ -25,11 +25,15 @@ from .state import Counters, NotConverged, Observer, SimulationError, State, Ste
 
 
 class Stepper:
-    def __init__(self, system, observers: list[Observer], policy: StepPolicy | None = None):
+    def __init__(self, system, observers: list[Observer], policy: StepPolicy | None = None,
+                 warn=None):
         self.sys = system
         self.observers = observers
         self.policy = policy or StepPolicy()
         self.counters = Counters()
+        self.warn = warn or (lambda message: None)          # run.py logs them
+        self.ceiling = self._ceiling()
+        self.warned: set[int] = set()
         self.res = Residual(system)
         self.pattern = JacobianPattern(system, self.res.pairs)
         self.linear = choose(self.res, self.pattern, self.counters)
@@ -46,6 +50,29 @@ class Stepper:
     def _explicit(self, U, gates, t, active):
         """The right-hand side at an accepted state with its gates held (f_n of the next step)."""
         return self.res.evaluate(U, Stage(np.inf, t, fixed_gates=gates), active, want_jacobian=False)
+
+    def _ceiling(self) -> np.ndarray:
+        """Per unknown, the concentration above which a run is suspect: 10 × the largest value the
+        case gives anywhere (initial, bath, outside of a flux), never above 1 M — a 1e9 pA
+        channel, or D = 0 everywhere, otherwise runs to absurd values without a word."""
+        case = self.sys.case
+        given = [float(np.max(np.abs(self.sys.initial)))]
+        given += [v for b in case.boundaries for v in b.concentrations.values()]
+        given += [v for f in case.fluxes for v in f.outside.values()]
+        return np.full(self.sys.n_unknowns, min(10.0 * max(max(given), 1e-300), 1e6))
+
+    def _check_ceiling(self, U, t: float) -> None:
+        high = np.max(U, axis=1) > self.ceiling
+        for k in np.flatnonzero(high):
+            if k in self.warned:
+                continue
+            self.warned.add(int(k))
+            cell = int(np.argmax(U[k]))
+            message = (f"at t = {t:.6g} ms {place(self.sys, int(k), cell)} reached {U[k, cell]:.4g} uM, "
+                       f"above {self.ceiling[k]:.4g} uM (10x the largest initial value, at most 1 M): "
+                       "check the fluxes' magnitudes and the diffusivities")
+            self.counters.extra.setdefault("warnings", []).append(message)
+            self.warn(message)
 
     def _negativity(self, U) -> str | None:
         floor = -self.policy.negative_atol * self.sys.atol[:, None]
@@ -169,6 +196,7 @@ class Stepper:
             self.integrator.predictor.accept(U_old, ev.U, h)
             state = State(ev.U, t + h if not lands else stop, ev.gates, dt_natural)
             self.counters.steps += 1
+            self._check_ceiling(state.U, state.t)
             info = self._info(state.t, h, result.iterations, result, ev.gates)
             for ob in self.observers:
                 ob.step(state.U, info)
@@ -228,6 +256,7 @@ class Stepper:
             return self._march(state, t_end, frame_times, progress)
         self.counters.extra["steady_solve"] = report
         state = State(U, t_end, gates, state.dt)
+        self._check_ceiling(state.U, t_end)
         for ob in self.observers:
             ob.step(state.U, info)
         for ob in self.observers:

@@ -71,8 +71,9 @@ def _gate_update(rates, stage: GateStage, name: str):
 
 
 def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None):
-    """J per ion and face at the membrane, the gates used, and dJ/dc_P, dJ/dc_Q per ion (only
-    where the model gives the partial derivative).
+    """(J, gates, dx/dt of the gates, dJ/dc_P, dJ/dc_Q): the flux density per ion and face at the
+    membrane, the gates it used, their rates a − b·x, and the derivatives with respect to the
+    two cells' concentrations (only where the model gives the partial derivative).
 
     `fixed_gates` are used as given; otherwise a gated model's gates follow `stage` from the
     face values."""

@@ -549,3 +549,61 @@ def test_irreversible_binding_from_free_follows_the_closed_form():
     exact = delta * c0 / ((c0 + delta) * np.exp(kon * delta * t) - c0)
     assert np.max(np.abs(x["Ca"] - exact)) < 1e-6
     assert np.max(np.abs(x["Ca"] + x["X.Ca"] - c0)) < 1e-9
+
+
+# ------------------------------------------------------------------------------ third parties --
+
+def test_a_third_party_rate_law_from_the_entry_point_group_runs(monkeypatch):
+    """A package's model, found through the `microdomain.reactions` entry-point group: its own
+    params, its check of the equation, its rate and derivative in the solver."""
+    from microdomain import reactions
+    from microdomain.quantities import Strict
+
+    class CubicParams(Strict):
+        k: float
+
+    class Cubic(reactions.ReactionModel):
+        """r = k·S³ (a third party's law)."""
+
+        name = "cubic"
+        Params = CubicParams
+
+        @classmethod
+        def check(cls, equation, params):
+            return [] if len(equation.reactants) == 1 else [("equation", "one reactant")]
+
+        def reads(self):
+            return (self.equation.reactants[0].species,)
+
+        def rate(self, c):
+            return self.params.k * c[self.reads()[0]] ** 3
+
+        def drate(self, c):
+            return {self.reads()[0]: 3 * self.params.k * c[self.reads()[0]] ** 2}
+
+    class EntryPoint:
+        name = "cubic"
+
+        def load(self):
+            return Cubic
+
+    seen = {}
+
+    def fake_entry_points(group):
+        seen["group"] = group
+        return [EntryPoint()]
+
+    monkeypatch.setattr("microdomain.registry.entry_points", fake_entry_points)
+    # the built-in registry, as if its entry points had not been read yet (restored afterwards)
+    monkeypatch.setattr(registry, "_items", dict(registry._items))
+    monkeypatch.setattr(registry, "_loaded_entry_points", False)
+    assert reactions.registry is registry
+    raw = well_mixed([solute("S", "2 uM")], [{"in": "cytosol", "equation": "S ->", "model": "cubic",
+                                              "params": {"k": 0.5}}], end="1 ms")
+    t, x = trace(raw, [1.0])
+    assert seen["group"] == "microdomain.reactions"
+    # dS/dt = −k·S³: S = S0/√(1 + 2k·S0²·t)
+    assert x["S"][-1] == pytest.approx(2.0 / np.sqrt(1 + 2 * 0.5 * 4.0 * 1.0), rel=1e-5)
+    bad = well_mixed([solute("S", "2 uM")], [{"in": "cytosol", "equation": "-> S", "model": "cubic",
+                                              "params": {"k": 0.5}}])
+    assert "one reactant" in one(problems(bad), "reactions[0].equation")

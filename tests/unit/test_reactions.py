@@ -607,3 +607,17 @@ def test_a_third_party_rate_law_from_the_entry_point_group_runs(monkeypatch):
     bad = well_mixed([solute("S", "2 uM")], [{"in": "cytosol", "equation": "-> S", "model": "cubic",
                                               "params": {"k": 0.5}}])
     assert "one reactant" in one(problems(bad), "reactions[0].equation")
+
+
+def test_the_documented_limits_and_units_are_the_codes():
+    from microdomain import reactions
+    from tests.helpers import ROOT
+
+    docs = (ROOT / "docs" / "case-files.md").read_text("utf-8")
+    limits = docs[docs.index("## Limits"):]
+    assert reactions.MAX_COEFFICIENT == 9 and "coefficients are whole numbers from 1 to 9" in limits
+    section = docs[docs.index("## `[[reactions]]`"):docs.index("## `[[fluxes]]`")]
+    for order, example in ((0, "0.5 uM/s"), (1, "1.25 /s"), (2, "10 /uM/s"), (3, "0.1 /uM**2/s")):
+        assert reactions.rate_constant_kind(order).example == example and f'`"{example}"`' in section
+    for name in ("mass_action", "michaelis_menten", "hill", "constant"):
+        assert f"| `{name}` |" in section

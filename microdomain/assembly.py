@@ -7,9 +7,10 @@ Semi-discrete finite-volume form, per unknown u (an ion or a bound buffer state)
 T_u is FiPy's DiffusionTerm matrix (sign flipped: symmetric positive semi-definite), built once
 with the unknown's face diffusivity (zero on membrane faces, so nothing diffuses through a
 membrane) and its bath (Dirichlet) constraints; g_u is the constant right-hand side those
-constraints leave. R is local binding and volume reactions (chemistry.py), M the membrane fluxes of the plugins,
-±J·A on the two cells of every face. FiPy discretises once; the time loop (stepper.py) only
-adds what changes (V/dt, reaction and flux linearisations) to the cached operator.
+constraints leave. R is local binding and volume reactions (chemistry.py), M the membrane
+fluxes of the plugins, ±J·A on the two cells of every face. FiPy discretises once; the time
+loop (stepper.py) only adds what changes (V/dt, reaction and flux linearisations) to the cached
+operator.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from fipy.matrices.scipyMatrix import _ScipyMeshMatrix
 from .case import OUTSIDE, Case
 from .chemistry import BoundReaction, BoundState, Chemistry, SiteGroup, Unknown
 from .fluxes import FluxContext, FluxModel, registry as flux_registry
-from .reactions import registry as reaction_registry
 from .fluxes.base import Gates
 from .mesh import Domain
 from .quantities import value_in
+from .reactions import registry as reaction_registry
 
 
 class ModelError(ValueError):

@@ -7,9 +7,10 @@ Semi-discrete finite-volume form, per unknown u (an ion or a bound buffer state)
 T_u is FiPy's DiffusionTerm matrix (sign flipped: symmetric positive semi-definite), built once
 with the unknown's face diffusivity (zero on membrane faces, so nothing diffuses through a
 membrane) and its bath (Dirichlet) constraints; g_u is the constant right-hand side those
-constraints leave. R is local binding (chemistry.py), M the membrane fluxes of the plugins,
-±J·A on the two cells of every face. FiPy discretises once; the time loop (stepper.py) only
-adds what changes (V/dt, reaction and flux linearisations) to the cached operator.
+constraints leave. R is local binding and volume reactions (chemistry.py), M the membrane
+fluxes of the plugins, ±J·A on the two cells of every face. FiPy discretises once; the time
+loop (stepper.py) only adds what changes (V/dt, reaction and flux linearisations) to the cached
+operator.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import scipy.sparse as sp
 from fipy.matrices.scipyMatrix import _ScipyMeshMatrix
 
 from .case import OUTSIDE, Case
-from .chemistry import BoundState, Chemistry, SiteGroup, Unknown
+from .chemistry import BoundReaction, BoundState, Chemistry, SiteGroup, Unknown
 from .fluxes import FluxContext, FluxModel, registry as flux_registry
 from .fluxes.base import Gates
 from .mesh import Domain
 from .quantities import value_in
+from .reactions import registry as reaction_registry
 
 
 class ModelError(ValueError):
@@ -102,32 +104,52 @@ class System:
 
 # ------------------------------------------------------------------------------- building --
 
+def _cells_of(domain: Domain, compartments) -> np.ndarray:
+    """Boolean mask of the cells of some compartments (None: every cell)."""
+    if compartments is None:
+        return np.ones(domain.n_cells, bool)
+    return np.isin(domain.compartment_id, [domain.compartment_names.index(c) for c in compartments])
+
+
 def build_chemistry(case: Case, domain: Domain) -> Chemistry:
-    unknowns = [Unknown(s.ion, s.ion, False) for s in case.species]
-    ion_index = {s.ion: k for k, s in enumerate(case.species)}
+    unknowns = [Unknown(s.symbol, s.symbol, False) for s in case.species]
+    ion_index = {s.symbol: k for k, s in enumerate(case.species)}
+    present = [_cells_of(domain, s.compartments) for s in case.species]
     bound, groups = [], []
     for buf in case.buffers:
-        inside = np.isin(domain.compartment_id,
-                         [domain.compartment_names.index(c) for c in buf.compartments])
+        inside = _cells_of(domain, buf.compartments)
         names = iter(buf.state_names())
         for site in buf.sites:
             states = []
             for binding in site.binds:
                 unknowns.append(Unknown(next(names), binding.ion, True, buf.name))
+                present.append(inside)
                 states.append(len(bound))
                 bound.append(BoundState(len(unknowns) - 1, ion_index[binding.ion], len(groups),
                                         binding.kon, binding.koff))
             groups.append(SiteGroup(buf.name, site.count * buf.total * inside, tuple(states)))
-    return Chemistry(tuple(unknowns), tuple(bound), tuple(groups))
+    index = {u.name: k for k, u in enumerate(unknowns)}
+    reactions = []
+    for spec, params in zip(case.reactions, case.reaction_params):
+        model = reaction_registry.get(spec.model)(params, spec.parsed)
+        mask = _cells_of(domain, spec.compartments)
+        cells = slice(None) if mask.all() else np.flatnonzero(mask)
+        reads = tuple((name, index[name]) for name in model.reads())
+        net = tuple((index[name], nu) for name, nu in spec.parsed.net().items() if nu != 0)
+        reactions.append(BoundReaction(model, cells, reads, net))
+    return Chemistry(tuple(unknowns), tuple(bound), tuple(groups), tuple(reactions),
+                     np.array(present) if present else None)
 
 
-def _per_cell(table: dict[str, float], domain: Domain) -> np.ndarray:
+def _per_cell(table: dict[str, float], domain: Domain, where: np.ndarray | None = None) -> np.ndarray:
+    """A per-compartment table per cell; 0 outside `where` (a species' compartments)."""
     per_comp = np.array([value_in(table, c, 0.0) for c in domain.compartment_names])
-    return per_comp[domain.compartment_id]
+    values = per_comp[domain.compartment_id]
+    return values if where is None else np.where(where, values, 0.0)
 
 
 def _diffusivities(case: Case, domain: Domain, chem: Chemistry) -> list[np.ndarray]:
-    by_ion = {s.ion: _per_cell(s.D, domain) for s in case.species}
+    by_ion = {s.symbol: _per_cell(s.D, domain, _cells_of(domain, s.compartments)) for s in case.species}
     by_buffer = {b.name: np.full(domain.n_cells, b.D) for b in case.buffers}
     return [by_buffer[u.buffer] if u.bound else by_ion[u.name] for u in chem.unknowns]
 
@@ -135,7 +157,7 @@ def _diffusivities(case: Case, domain: Domain, chem: Chemistry) -> list[np.ndarr
 def _initial_state(case: Case, domain: Domain, chem: Chemistry) -> np.ndarray:
     U = np.zeros((len(chem.unknowns), domain.n_cells))
     for k, s in enumerate(case.species):
-        U[k] = _per_cell(s.initial, domain)
+        U[k] = _per_cell(s.initial, domain, _cells_of(domain, s.compartments))
     equilibrium = chem.equilibrium_bound({k: U[k] for k in range(len(case.species))})
     start_free = {b.name for b in case.buffers if b.initial == "free"}
     for k, u in enumerate(chem.unknowns):
@@ -168,8 +190,10 @@ def _boundary_values(case: Case, domain: Domain, chem: Chemistry) -> list[Bounda
         cells = fs.cells_a
         free = {}
         for k, s in enumerate(case.species):
-            given = value_in(bnd.concentrations, s.ion)
-            free[k] = np.full(cells.size, given) if given is not None else _per_cell(s.initial, domain)[cells]
+            given = value_in(bnd.concentrations, s.symbol)
+            inside = _cells_of(domain, s.compartments)
+            free[k] = (np.where(inside[cells], given, 0.0) if given is not None
+                       else _per_cell(s.initial, domain, inside)[cells])
         values = np.zeros((len(chem.unknowns), cells.size))
         for k, v in free.items():
             values[k] = v
@@ -242,8 +266,9 @@ def _transport(domain: Domain, D_cells: np.ndarray, baths, opens=()) -> tuple[sp
 
 def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
     out, problems = [], []
-    valence = {s.ion: s.valence for s in case.species}
-    D_ion = {s.ion: _per_cell(s.D, domain) for s in case.species}
+    valence = {s.symbol: s.valence for s in case.species if s.is_ion}
+    D_ion = {s.symbol: _per_cell(s.D, domain, _cells_of(domain, s.compartments)) for s in case.species}
+    species = {s.symbol: s for s in case.species}
     names = domain.compartment_names
     for i, (spec, params) in enumerate(zip(case.fluxes, case.flux_params)):
         fs = domain.surfaces[spec.surface]
@@ -266,8 +291,17 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
         model = model_cls(params, FluxContext(areas=areas * domain.angle, valence=valence))
         missing = [ion for ion in model.ions if ion not in valence]
         if missing:
+            what = ("not an ion (declared with `name =`): membrane flux models move ions"
+                    if all(m in species for m in missing) else "not a species")
             problems.append((f"fluxes[{i}].params", f"flux {spec.name!r} moves {', '.join(missing)}, "
-                             f"not a species; species: {', '.join(valence)}"))
+                             f"{what}; ions: {', '.join(valence)}"))
+            continue
+        absent = [(ion, side) for ion in model.ions for side in (spec.source, spec.target)
+                  if side != OUTSIDE and not species[ion].present_in(side)]
+        if absent:
+            problems.append((f"fluxes[{i}]", f"flux {spec.name!r} moves " + "; ".join(
+                f"{ion} into or out of {side!r}, where it is absent (species `in`)"
+                for ion, side in absent)))
             continue
         sensors, bad_sensor = _sensor_cells(model, domain)
         if bad_sensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 
 from . import fluxes as flux_plugins
 from . import limits
+from . import reactions as reaction_models
 from .geometry import builders
 from .parameters import buffer_presets, flux_presets
 from .quantities import (Bool, Concentration, Diffusivity, FieldError, FieldName, FileName, Length,
@@ -37,19 +39,60 @@ class CaseInfo(Strict):
 
 
 class Species(Strict):
-    """A free ion. `initial` is the free concentration; buffers start in equilibrium with it."""
+    """A diffusing species: an ion (`ion = "Ca"`, with a valence: membrane fluxes move ions) or
+    any other solute (`name = "IP3"`: only diffusion, binding and volume reactions change it).
+    `initial` is the free concentration; buffers start in equilibrium with it. `in` lists the
+    compartments it exists in (default: every one); elsewhere it is absent — zero, and no
+    value, flux or reaction may put it there."""
 
-    ion: FieldName
-    valence: int = 2
+    ion: FieldName | None = None
+    name: FieldName | None = None
+    valence: int | None = None
+    compartments: tuple[str, ...] | None = Field(None, alias="in")
     D: PerCompartment("diffusivity")
     initial: PerCompartment("concentration")
     references: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ion_or_name(cls, data):
+        if not isinstance(data, dict):
+            return data
+        if "ion" in data and "name" in data:
+            raise FieldError("name", "give `ion` (an ion) or `name` (a species that is not an "
+                             "ion), not both")
+        if "ion" not in data and "name" not in data:
+            raise FieldError("ion", 'required: `ion = "Ca"` for an ion, or `name = "IP3"` for a '
+                             "species that is not an ion")
+        if "name" in data and "valence" in data:
+            raise FieldError("valence", "only ions have a valence; write `ion = ...` instead of "
+                             "`name = ...` for an ion")
+        if "ion" in data and "valence" not in data:
+            data = {**data, "valence": 2}
+        return data
+
+    @field_validator("compartments", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+    @property
+    def symbol(self) -> str:
+        """The species' field name: the ion, or the name of a species that is not an ion."""
+        return self.ion if self.ion is not None else self.name
+
+    @property
+    def is_ion(self) -> bool:
+        return self.ion is not None
+
+    def present_in(self, compartment: str) -> bool:
+        return self.compartments is None or compartment in self.compartments
 
 
 class Binding(Strict):
     ion: str
     kon: SecondOrderRate = Field(gt=0)
-    koff: Rate = Field(gt=0)
+    koff: Rate = Field(ge=0)          # 0: irreversible (chemistry.equilibrium_bound: the start)
 
 
 class Site(Strict):
@@ -130,6 +173,36 @@ class FluxSpec(Strict):
         return self.label or f"{self.model}@{self.surface}"
 
 
+class ReactionSpec(Strict):
+    """A volume reaction in the cells of some compartments: an equation ("A + B <-> C"), a rate
+    law (`model`, registered in microdomain/reactions.py) and its `params`, whose units are
+    checked against the equation's stoichiometry."""
+
+    compartments: tuple[str, ...] = Field(alias="in")
+    equation: str
+    model: str
+    params: dict[str, Any] = {}
+    references: tuple[str, ...] = ()
+
+    @field_validator("compartments", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+    @field_validator("equation")
+    @classmethod
+    def _readable(cls, v):
+        try:
+            reaction_models.parse_equation(v)
+        except reaction_models.EquationError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @property
+    def parsed(self) -> reaction_models.Equation:
+        return reaction_models.parse_equation(self.equation)
+
+
 class Boundary(Strict):
     """An outer surface that exchanges with the world beyond the mesh. Far values: ions at
     `concentrations` (default: the initial value in the adjacent compartment), bound buffer
@@ -203,9 +276,13 @@ class SolverSpec(Strict):
 
 
 class Probe(Strict):
+    """A point whose values are recorded every step; `in` names the compartment whose side of a
+    membrane it reads (default: the compartment holding the point)."""
+
     name: Name
     at: tuple[Length, ...] = Field(min_length=1, max_length=3)
     fields: tuple[str, ...] | None = None
+    compartment: str | None = Field(None, alias="in")
 
 
 class OutputSpec(Strict):
@@ -219,6 +296,7 @@ SECTIONS: dict[str, Any] = {
     "geometry": None,            # builder-specific
     "species": list[Species],
     "buffers": list[Buffer],
+    "reactions": list[ReactionSpec],
     "fluxes": list[FluxSpec],
     "boundaries": list[Boundary],
     "time": TimeSpec,
@@ -242,6 +320,8 @@ class Case:
     time: TimeSpec
     solver: SolverSpec
     output: OutputSpec
+    reactions: tuple[ReactionSpec, ...] = ()
+    reaction_params: tuple[Strict, ...] = ()   # validated params of each reaction, in order
 
     @property
     def builder(self):
@@ -251,7 +331,7 @@ class Case:
         return self.builder.compartment_names(self.geometry)
 
     def field_names(self) -> list[str]:
-        return [s.ion for s in self.species] + [n for b in self.buffers for n in b.state_names()]
+        return [s.symbol for s in self.species] + [n for b in self.buffers for n in b.state_names()]
 
     def normalised(self) -> dict:
         """The case as read, in internal units (µm, ms, µM), for the manifest."""
@@ -260,6 +340,8 @@ class Case:
             "units": {"length": "um", "time": "ms", "concentration": "uM"},
             "case": dump(self.info), "geometry": dump(self.geometry),
             "species": [dump(s) for s in self.species], "buffers": [dump(b) for b in self.buffers],
+            "reactions": [dict(dump(r), params=dump(p))
+                          for r, p in zip(self.reactions, self.reaction_params)],
             "fluxes": [dict(dump(f), params=dump(p)) for f, p in zip(self.fluxes, self.flux_params)],
             "boundaries": [dump(b) for b in self.boundaries], "time": dump(self.time),
             "solver": dump(self.solver), "output": dump(self.output),
@@ -400,7 +482,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
     for key, model in SECTIONS.items():
         if key not in raw or key == "geometry":
             continue
-        if key in ("species", "buffers", "fluxes", "boundaries"):
+        if key in ("species", "buffers", "reactions", "fluxes", "boundaries"):
             items = raw[key]
             if not isinstance(items, list):
                 problems.append(Problem(file, key, f"must be an array of tables ([[{key}]])"))
@@ -440,7 +522,12 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
                 problems += _pydantic_problems(file, ("geometry",), builder.Params, exc)
 
     flux_params = _check_flux_models(file, parsed.get("fluxes", []), problems)
+    reaction_params = _check_reaction_models(file, parsed.get("reactions", []), problems)
     problems += _cross_references(file, parsed)
+    geometry = parsed.get("geometry")
+    problems += _reaction_references(
+        file, parsed, builders.get(geometry.builder).compartment_names(geometry) if geometry else None,
+        reaction_params)
     problems += _duplicate_names(file, parsed)
     problems += _probes_in_domain(file, parsed)
     problems += _size_problems(file, parsed)
@@ -458,6 +545,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
         flux_params=tuple(flux_params), boundaries=tuple(parsed.get("boundaries", [])),
         time=parsed["time"], solver=parsed.get("solver", SolverSpec()),
         output=parsed.get("output", OutputSpec()),
+        reactions=tuple(parsed.get("reactions", [])), reaction_params=tuple(reaction_params),
     )
 
 
@@ -490,6 +578,83 @@ def _check_flux_models(file, specs, problems) -> list:
     return out
 
 
+def _check_reaction_models(file, specs, problems) -> list:
+    """Each reaction's params, read with its model's units for its equation (a rate constant's
+    unit follows the reaction's order), and the model's own checks of the equation."""
+    out = []
+    for i, spec in enumerate(specs):
+        if spec is None:
+            out.append(None)
+            continue
+        try:
+            model = reaction_models.registry.get(spec.model)
+        except UnknownNameError as exc:
+            problems.append(Problem(file, f"reactions[{i}].model", str(exc)))
+            out.append(None)
+            continue
+        equation = spec.parsed
+        params_model = model.params_model(equation)
+        try:
+            params = params_model.model_validate(spec.params)
+        except ValidationError as exc:
+            problems += _pydantic_problems(file, ("reactions", i, "params"), params_model, exc)
+            out.append(None)
+            continue
+        found = model.check(equation, params)
+        for key, message in found:
+            problems.append(Problem(file, f"reactions[{i}].{key}", message))
+        out.append(None if found else params)
+    return out
+
+
+def _reaction_references(file: str, parsed: dict, comps, reaction_params) -> list[Problem]:
+    """Every species a reaction names or reads exists (a species, or a bound state of a buffer)
+    and is present in each compartment the reaction runs in."""
+    P = lambda path, msg: Problem(file, path, msg)  # noqa: E731
+    problems: list[Problem] = []
+    species = {s.symbol: s for s in parsed.get("species", []) if s is not None}
+    buffers = [b for b in parsed.get("buffers", []) if b is not None]
+    states = {n: b for b in buffers for n in b.state_names()}
+    known = list(species) + list(states)
+    for i, spec in enumerate(parsed.get("reactions", [])):
+        if spec is None:
+            continue
+        for c in spec.compartments:
+            if comps is not None and c not in comps:
+                problems.append(P(f"reactions[{i}].in", f"no compartment {c!r} in the geometry; "
+                                  f"{_suggest(c, comps)}"))
+        params = reaction_params[i] if i < len(reaction_params) else None
+        names = [(n, "equation") for n in spec.parsed.species()]
+        if params is not None:
+            model = reaction_models.registry.get(spec.model)(params, spec.parsed)
+            values = params.model_dump()
+            for n in model.reads():
+                if n not in spec.parsed.species():
+                    key = next((k for k, v in values.items() if v == n), None)
+                    names.append((n, f"params.{key}" if key else "params"))
+        for name, where in names:
+            path = f"reactions[{i}].{where}"
+            if name in species:
+                absent = [c for c in spec.compartments if not species[name].present_in(c)]
+                if absent:
+                    problems.append(P(path, f"{name!r} is absent from {', '.join(absent)} (its "
+                                      f"`in` lists {', '.join(species[name].compartments)}); a "
+                                      "reaction there cannot use it"))
+            elif name in states:
+                absent = [c for c in spec.compartments if c not in states[name].compartments]
+                if absent:
+                    problems.append(P(path, f"{name!r} is a bound state of buffer "
+                                      f"{states[name].name!r}, which is not in {', '.join(absent)}"))
+            elif any(b.name == name for b in buffers):
+                buf = next(b for b in buffers if b.name == name)
+                problems.append(P(path, f"{name!r} is a buffer: its free sites are not an unknown; "
+                                  f"reactions take species and bound states ({', '.join(buf.state_names())})"))
+            else:
+                hint = " (a coefficient is written apart: '2 A')" if re.match(r"\d+\D", name) else ""
+                problems.append(P(path, f"no species {name!r}{hint}; {_suggest(name, known)}"))
+    return problems
+
+
 def _cross_references(file: str, parsed: dict) -> list[Problem]:
     P = lambda path, msg: Problem(file, path, msg)  # noqa: E731
     problems: list[Problem] = []
@@ -497,18 +662,26 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
     comps = builders.get(geometry.builder).compartment_names(geometry) if geometry else None
     surfs = builders.get(geometry.builder).surface_names(geometry) if geometry else None
     species = [s for s in parsed.get("species", []) if s is not None]
-    ions = [s.ion for s in species]
+    ions = [s.symbol for s in species]          # every species: ions and the others
+    charged = [s.symbol for s in species if s.is_ion]
+    present = {s.symbol: s for s in species}
 
-    def check_table(path, table, what):
+    def check_table(path, table, what, where=None):
+        """A per-compartment table covers the compartments `where` (default: all) and no other."""
         if comps is not None:
+            inside = comps if where is None else [c for c in comps if c in where]
             for key in table:
                 if key != "*" and key not in comps:
                     problems.append(P(f"{path}.{key}", f"no compartment {key!r} in the geometry; "
                                       f"{_suggest(key, comps)}"))
-            missing = [c for c in comps if c not in table and "*" not in table]
+                elif key != "*" and key not in inside:
+                    problems.append(P(f"{path}.{key}", f"the species is absent from {key!r} (not in "
+                                      f"its `in`: {', '.join(where)}); give no value there"))
+            missing = [c for c in inside if c not in table and "*" not in table]
             if missing:
                 problems.append(P(path, f"no {what} for compartment(s) {', '.join(missing)}; give one "
-                                  "value for all or a table covering every compartment"))
+                                  "value for all or a table covering every compartment"
+                                  + ("" if where is None else " of its `in`")))
         for key, v in table.items():
             if v < 0:
                 problems.append(P(path if key == "*" else f"{path}.{key}",
@@ -517,12 +690,21 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
     for i, s in enumerate(parsed.get("species", [])):
         if s is None:
             continue
-        if ions.count(s.ion) > 1:
-            problems.append(P(f"species[{i}].ion", f"ion {s.ion!r} is listed twice"))
-        if s.valence == 0:
-            problems.append(P(f"species[{i}].valence", "an ion needs a nonzero valence"))
-        check_table(f"species[{i}].D", s.D, "diffusivity")
-        check_table(f"species[{i}].initial", s.initial, "initial concentration")
+        key = "ion" if s.is_ion else "name"
+        if ions.count(s.symbol) > 1:
+            problems.append(P(f"species[{i}].{key}", f"species {s.symbol!r} is listed twice"))
+        if s.is_ion and s.valence == 0:
+            problems.append(P(f"species[{i}].valence", "an ion needs a nonzero valence; a species "
+                              "without charge is written `name = ...`"))
+        for c in s.compartments or ():
+            if comps is not None and c not in comps:
+                problems.append(P(f"species[{i}].in", f"no compartment {c!r} in the geometry; "
+                                  f"{_suggest(c, comps)}"))
+        if s.compartments is not None and not s.compartments:
+            problems.append(P(f"species[{i}].in", "lists no compartment; leave `in` out for every "
+                              "compartment"))
+        check_table(f"species[{i}].D", s.D, "diffusivity", s.compartments)
+        check_table(f"species[{i}].initial", s.initial, "initial concentration", s.compartments)
 
     names = list(ions)
     for i, b in enumerate(parsed.get("buffers", [])):
@@ -541,6 +723,12 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
                 if binding.ion not in ions:
                     problems.append(P(f"buffers[{i}].sites[{j}].binds[{k}].ion",
                                       f"no species {binding.ion!r}; {_suggest(binding.ion, ions)}"))
+                else:
+                    absent = [c for c in b.compartments if not present[binding.ion].present_in(c)]
+                    if absent:
+                        problems.append(P(f"buffers[{i}].sites[{j}].binds[{k}].ion",
+                                          f"{binding.ion!r} is absent from {', '.join(absent)}, "
+                                          f"where buffer {b.name!r} lies"))
                 if seen.count(binding.ion) > 1:
                     problems.append(P(f"buffers[{i}].sites[{j}]", f"binds {binding.ion!r} twice"))
 
@@ -568,6 +756,9 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
         for k in ion_keys:
             if k not in ions:
                 problems.append(P(f"fluxes[{i}].params.ion", f"no species {k!r}; {_suggest(k, ions)}"))
+            elif k not in charged:
+                problems.append(P(f"fluxes[{i}].params.ion", f"{k!r} is not an ion (it is declared "
+                                  "with `name =`); membrane flux models move ions"))
 
     for i, b in enumerate(parsed.get("boundaries", [])):
         if b is None:
@@ -590,6 +781,9 @@ def _cross_references(file: str, parsed: dict) -> list[Problem]:
                 problems.append(P(f"output.fields[{k}]", f"no field {name!r}; {_suggest(name, fields)}"))
         probe_names = [p.name for p in output.probes]
         for k, probe in enumerate(output.probes):
+            if probe.compartment is not None and comps is not None and probe.compartment not in comps:
+                problems.append(P(f"output.probes[{k}].in", f"no compartment {probe.compartment!r}; "
+                                  f"{_suggest(probe.compartment, comps)}"))
             if probe_names.count(probe.name) > 1:
                 problems.append(P(f"output.probes[{k}].name", f"probe name {probe.name!r} is used twice"))
             if dim is not None and len(probe.at) != dim:
@@ -620,8 +814,9 @@ def _unread_ions(raw_species: Any, parsed_species: list | None) -> tuple[str, ..
         return ()
     out: list[str] = []
     for item, ok in zip(raw_species, parsed_species):
-        if ok is None and isinstance(item, dict) and isinstance(item.get("ion"), str):
-            out += [f"no species {item['ion']!r}", f"no field {item['ion']!r}"]
+        name = item.get("ion", item.get("name")) if isinstance(item, dict) else None
+        if ok is None and isinstance(name, str):
+            out += [f"no species {name!r}", f"no field {name!r}"]
     return tuple(out)
 
 

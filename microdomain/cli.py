@@ -146,6 +146,7 @@ def cmd_info(args) -> int:
     from .fluxes import registry as fluxes
     from .geometry import builders
     from .parameters import buffer_presets, flux_presets
+    from .reactions import registry as reactions
 
     def first_line(obj):
         return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
@@ -156,6 +157,9 @@ def cmd_info(args) -> int:
     print("flux models:")
     for name in fluxes.names():
         print(f"  {name:<18} {first_line(fluxes.get(name))}")
+    print("reaction models:")
+    for name in reactions.names():
+        print(f"  {name:<18} {first_line(reactions.get(name))}")
     print("buffer presets:")
     for name, p in buffer_presets().items():
         refs = ", ".join(p["references"])

@@ -152,7 +152,13 @@ def to_internal(value: str | float | int, kind: str) -> float:
     0 needs no unit, any other bare number is ambiguous and refused. Every result is finite and
     within ±MAX_MAGNITUDE in internal units.
     """
-    spec = KINDS[kind]
+    return to_unit(value, KINDS[kind])
+
+
+def to_unit(value: str | float | int, spec: Kind) -> float:
+    """As `to_internal`, for a kind made at run time: the unit of a reaction's rate constant
+    depends on the reaction's order (µM^(1−n)/ms), so it cannot be one of KINDS."""
+    kind = spec.name
     if isinstance(value, bool):
         raise UnitError(f"expected {spec.name} like {spec.example!r}, got a boolean")
     if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:

@@ -32,7 +32,9 @@ Euler step, which throws stiff binding components far off.
 Gates x (dx/dt = a − b·x, per face) are advanced by the same stage formulas, solved in closed
 form at the stage's face concentrations (membrane.py), so they are integrated to the same order.
 Over a step each flux moves h·(w·q_n + w·q_γ + d·q_{n+1}) (TR-BDF2) or h·q_{n+1} (BDF1): the
-weights that make the sum over cells of V·(U_{n+1} − U_n) equal the inflow exactly.
+weights that make the sum over cells of V·(U_{n+1} − U_n) equal the inflow exactly. What volume
+reactions create or destroy (Σ V·R_rx per unknown) is integrated with the same weights, so an
+element's balance closes with reactions that make or remove it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class StepResult:
     iterations: int
     amounts: dict                 # binding → ion → J·A integrated over the step, per face
     boundary: np.ndarray          # per unknown: inflow through baths/open faces over the step
+    created: np.ndarray           # per unknown: net production by volume reactions over the step
 
 
 def _gate_combination(weights: list[tuple[float, dict]]) -> dict:
@@ -73,16 +76,17 @@ def _gate_combination(weights: list[tuple[float, dict]]) -> dict:
     return out
 
 
-def _amounts(h: float, parts: list[tuple[float, object]]) -> tuple[dict, np.ndarray]:
+def _amounts(h: float, parts: list[tuple[float, object]]) -> tuple[dict, np.ndarray, np.ndarray]:
     flows: dict = {}
-    boundary = 0.0
+    boundary = created = 0.0
     for w, ev in parts:
         boundary = boundary + h * w * ev.boundary
+        created = created + h * w * ev.created
         for b, per_ion in ev.flows.items():
             for ion, q in per_ion.items():
                 flows.setdefault(b, {}).setdefault(ion, 0.0)
                 flows[b][ion] = flows[b][ion] + h * w * q
-    return flows, boundary
+    return flows, boundary, created
 
 
 def _gate_error(h: float, parts: list[tuple[float, dict]], gates_new: dict, rtol: float,
@@ -156,8 +160,8 @@ class TRBDF2:
                   _gate_error(h, [(E[0], ev_n.gate_rates), (E[1], ev_g.gate_rates),
                                   (E[2], ev_1.gate_rates)], ev_1.gates, rtol, self.policy.gate_atol)
                   if judge else 0.0)
-        amounts, boundary = _amounts(h, [(W, ev_n), (W, ev_g), (D, ev_1)])
-        return StepResult(ev_1, err, it1 + it2, amounts, boundary)
+        amounts, boundary, created = _amounts(h, [(W, ev_n), (W, ev_g), (D, ev_1)])
+        return StepResult(ev_1, err, it1 + it2, amounts, boundary, created)
 
 
 class BDF1:
@@ -182,8 +186,8 @@ class BDF1:
         err = max(_filtered_error(self.lin, V, h, est, W_err, restart),
                   _gate_error(h, [(0.5, ev_1.gate_rates), (-0.5, ev_n.gate_rates)], ev_1.gates,
                               rtol, self.policy.gate_atol) if judge else 0.0)
-        amounts, boundary = _amounts(h, [(1.0, ev_1)])
-        return StepResult(ev_1, err, it, amounts, boundary)
+        amounts, boundary, created = _amounts(h, [(1.0, ev_1)])
+        return StepResult(ev_1, err, it, amounts, boundary, created)
 
 
 def hermite(t: float, t0: float, U0, G0, t1: float, U1, G1, V) -> np.ndarray:

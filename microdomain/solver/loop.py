@@ -21,7 +21,8 @@ from .membrane import initial_gates
 from .newton import place
 from .policy import StepPolicy
 from .residual import Residual, Stage
-from .state import Counters, NotConverged, Observer, SimulationError, State, StepInfo
+from .state import (Counters, NotConverged, Observer, SimulationError, State, StepInfo,
+                    reaction_inflow)
 
 
 class Stepper:
@@ -92,7 +93,8 @@ class Stepper:
                 enters = q[b.src < 0].sum() - q[b.tgt < 0].sum()
                 outside[ion] = outside.get(ion, 0.0) + float(enters) * angle
         boundary = np.asarray(result.boundary, float) * angle
-        return StepInfo(t, h, its, amounts, boundary, outside, gates)
+        return StepInfo(t, h, its, amounts, boundary, outside, gates,
+                        reaction_inflow=reaction_inflow(self.sys, result.created))
 
     # ---------------------------------------------------------------------------- loop --
 

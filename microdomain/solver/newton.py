@@ -35,13 +35,17 @@ def worst(system, x: np.ndarray, w: np.ndarray) -> str:
 
 
 class Conservation:
-    """Per conserved element (an ion: free + bound), the uniform shift of its free ion that makes
-    the stage residual sum to zero over its carriers.
+    """Per element (a free species with the bound states carrying it), the uniform shift of the
+    free species that makes the stage residual sum to zero over its carriers.
 
     Σ_carriers F is the amount (per time) the stage equations leave unexplained: zero for an
-    exact solution, since binding and fluxes between two cells move ions without creating them.
-    Shifting the free ion by α in every cell changes it by α·t_e, t_e = Σ_k V_k/c + Σ_k (T·1)_k
-    (the bath and open-face conductances). Fluxes that depend on a remote mean (sensors) or move
+    exact solution. Binding and fluxes between two cells move an element without creating it;
+    volume reactions may create or destroy it, but F holds their V·R, so the projected stage
+    balances the element's change against boundaries, outside fluxes *and* reactions (whose
+    production the integrators account for: integrators._amounts). Shifting the free species by
+    α in every cell where it exists changes the sum by α·t_e, t_e = Σ_k V_k/c + Σ_k (T·1)_k (the
+    bath and open-face conductances) − Σ_k V_k·Σ_carriers ∂R/∂c (reactions only: binding's
+    derivatives cancel over the carriers). Fluxes that depend on a remote mean (sensors) or move
     ions to the outside respond as well, so the shift is repeated with the measured response
     (a secant step) until the sum is at round-off: rarely more than two re-evaluations."""
 
@@ -51,14 +55,34 @@ class Conservation:
     def __init__(self, system):
         chem = system.chemistry
         self.elements = [(k, chem.carriers(u.name)) for k, u in enumerate(chem.unknowns) if not u.bound]
-        self.volume = float(system.domain.volumes.sum())
-        self.leak = [float(system.transport[k].sum()) for k, _ in self.elements]
+        N = system.n_cells
+        # a species absent from a compartment stays zero there: shift it where it exists only
+        self.where = [np.ones(N, bool) if chem.present is None else chem.present[k]
+                      for k, _ in self.elements]
+        V = system.domain.volumes
+        self.volume = [float(V[w].sum()) for w in self.where]
+        self.leak = [float((system.transport[k] @ w.astype(float)).sum())
+                     for (k, _), w in zip(self.elements, self.where)]
+        self.reacting = bool(chem.reactions)
+
+    def _reaction_slopes(self, res, ev) -> list[float]:
+        """−Σ_k V_k·Σ_carriers ∂R_u/∂c_k: how the reactions' production answers the shift."""
+        out = [0.0] * len(self.elements)
+        if not self.reacting or ev.jac_R is None:
+            return out
+        V = res.sys.domain.volumes
+        for i, ((k, carriers), w) in enumerate(zip(self.elements, self.where)):
+            for p, (row, col) in enumerate(res.pairs):
+                if col == k and row in carriers:
+                    out[i] -= float(np.sum(V[w] * ev.jac_R[p, w]))
+        return out
 
     def project(self, res, ev, stage, active):
         """The evaluation at the shifted state (`ev` itself if nothing needs shifting)."""
         if stage.c == np.inf:
             return ev
-        slopes = [self.volume / stage.c + leak for leak in self.leak]
+        slopes = [vol / stage.c + leak + rx for vol, leak, rx in
+                  zip(self.volume, self.leak, self._reaction_slopes(res, ev))]
         for _ in range(self.PASSES):
             sums = [float(ev.F[carriers].sum()) for _, carriers in self.elements]
             small = [abs(s) <= self.ROUNDOFF * float(np.abs(ev.G[carriers]).sum())
@@ -66,12 +90,14 @@ class Conservation:
             if all(small):
                 return ev
             shift = np.zeros_like(ev.U)
-            for (k, _), s, slope, done in zip(self.elements, sums, slopes, small):
+            steps = [0.0] * len(self.elements)
+            for i, ((k, _), s, slope, done) in enumerate(zip(self.elements, sums, slopes, small)):
                 if not done:
-                    shift[k] = -s / slope
+                    steps[i] = -s / slope
+                    shift[k, self.where[i]] = steps[i]
             new = res.evaluate(ev.U + shift, stage, active)
             for i, ((k, carriers), s) in enumerate(zip(self.elements, sums)):
-                step = shift[k, 0] if shift.shape[1] else 0.0
+                step = steps[i]
                 if step != 0.0:      # secant: the slope the sum actually showed
                     measured = (float(new.F[carriers].sum()) - s) / step
                     slopes[i] = measured if measured > 0 else slopes[i]

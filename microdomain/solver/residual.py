@@ -5,7 +5,7 @@ Semi-discrete finite-volume form, per unknown u (free ion or bound state) and ce
 
     V_k du_k/dt = G(U)_k = −(T_u u)_k + g_u,k + V_k R_u(U)_k + M_u(U)_k + V_k S_u(t)_k
 
-T, g from assembly.py (FiPy), R local binding (chemistry.py), M membrane fluxes
+T, g from assembly.py (FiPy), R local binding and volume reactions (chemistry.py), M membrane fluxes
 (membrane.py), S an optional manufactured source. Every implicit stage of the integrators
 (integrators.py) has the form
 
@@ -43,6 +43,7 @@ class Evaluation:
     gate_rates: dict                # binding → gate → dx/dt per face
     flows: dict                     # binding → ion → J·A per face
     boundary: np.ndarray            # per unknown: inflow through baths and open faces (Σ g − T·u)
+    created: np.ndarray             # per unknown: net production by volume reactions (Σ V·R_rx)
     jac_R: np.ndarray | None        # local binding Jacobian per pair (chemistry.jacobian)
     entries: tuple | None           # membrane Jacobian entries (membrane.py)
 
@@ -62,7 +63,14 @@ class Residual:
         s = self.sys
         TU = np.stack([T @ u for T, u in zip(s.transport, U)])
         mem = evaluate_membrane(s, U, stage.t, active, stage.gates, want_jacobian, stage.fixed_gates)
-        G = s.boundary_rhs - TU + self.V * s.chemistry.rates(U) + mem.inflow
+        chem = s.chemistry
+        R = chem.binding_rates(U)
+        created = np.zeros(U.shape[0])
+        if chem.reactions:
+            Rr = chem.reaction_rates(U)
+            created = (self.V * Rr).sum(axis=1)
+            R = R + Rr
+        G = s.boundary_rhs - TU + self.V * R + mem.inflow
         if s.source is not None:
             G = G + self.V * s.source(stage.t)
         F = None
@@ -71,7 +79,7 @@ class Residual:
             if stage.explicit is not None:
                 F = F - stage.explicit
         return Evaluation(U, G, F, mem.gates, mem.gate_rates, mem.flows,
-                          (s.boundary_rhs - TU).sum(axis=1),
+                          (s.boundary_rhs - TU).sum(axis=1), created,
                           s.chemistry.jacobian(U, self.pairs) if want_jacobian else None,
                           mem.entries if want_jacobian else None)
 

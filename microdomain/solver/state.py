@@ -43,8 +43,23 @@ class StepInfo:
     boundary_inflow: np.ndarray                   # per unknown, amount entered through baths/open faces
     outside_inflow: dict[str, float]              # per ion, amount entered from 'outside' fluxes
     gates: dict = field(default_factory=dict)     # binding → gate → value per face, after the step
+    # per element (a free species with its bound states): amount volume reactions made this
+    # step (negative: removed); binding moves an element between carriers, never counted here
+    reaction_inflow: dict[str, float] = field(default_factory=dict)
     # a direct steady solve: amounts are rates (per ms) at the steady state, dt is 0
     steady: bool = False
+
+
+def reaction_inflow(system, created) -> dict[str, float]:
+    """Per element, the amount (physical: × 2π when cylindrical) volume reactions made, from
+    the per-unknown production: Σ over the element's carriers (bound states included, so a
+    reaction that frees a bound ion — "MT.Zn -> Zn" — makes none)."""
+    chem = system.chemistry
+    if not chem.reactions:
+        return {}
+    created = np.asarray(created, float) * system.domain.angle
+    return {u.name: float(created[chem.carriers(u.name)].sum())
+            for u in chem.unknowns if not u.bound}
 
 
 class Observer(Protocol):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .membrane import GateStage
 from .residual import Stage, weighted_max
-from .state import NotConverged, StepInfo
+from .state import NotConverged, StepInfo, reaction_inflow
 
 MAX_ITERATIONS = 200
 NEWTON_TAU = 1e9          # ms: beyond every relaxation time of a microdomain
@@ -91,7 +91,8 @@ def solve_steady(res, lin, U0, t: float, policy, counters):
     for b in system.bindings:
         for ion, q in ev.flows.get(b.name, {}).items():
             outside[ion] = outside.get(ion, 0.0) + float(q[b.src < 0].sum() - q[b.tgt < 0].sum()) * angle
-    info = StepInfo(t, 0.0, k, rates, ev.boundary * angle, outside, ev.gates, steady=True)
+    info = StepInfo(t, 0.0, k, rates, ev.boundary * angle, outside, ev.gates, steady=True,
+                    reaction_inflow=reaction_inflow(system, ev.created))
     report = {"iterations": k, "final_residual_uM_per_ms": _norm(ev, V),
               "initial_residual_uM_per_ms": r0, "last_correction_tolerances": corr}
     return U, ev.gates, info, report

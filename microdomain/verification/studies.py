@@ -30,8 +30,9 @@ import numpy as np
 
 from ..units import current_to_molar_flow
 from . import analytic
-from .manufactured import (BindingMMS, Factor, MembraneMMS, Mode, discrete_manufactured_system,
-                           error_norms, exact_at_cells, manufactured_system)
+from .manufactured import (BindingMMS, Factor, MembraneMMS, Mode, ReactionMMS,
+                           discrete_manufactured_system, error_norms, exact_at_cells,
+                           manufactured_system, reaction_manufactured_system)
 from .order import observed_order, pairwise_orders
 
 # ------------------------------------------------------------------------------- results --
@@ -307,6 +308,34 @@ def mms_3d(quick: bool) -> StudyResult:
                        _with_tol(rows, 0.15, 0.3))
 
 
+# ------------------------------------------------------------------------- volume reactions --
+
+@study("mms_reactions", "MMS with volume reactions (2 A ⇌ C, Michaelis–Menten removal)")
+def mms_reactions(quick: bool) -> StudyResult:
+    """Two species that are not ions, 2 A ⇌ C by mass action and A removed by Michaelis–Menten
+    (manufactured.ReactionMMS), on [0, 1] µm with N cells: A = a0 + a1·cos(πx)·t/τ, C likewise.
+    Backward Euler is exact for the linear-in-time profile, so the error is the spatial one."""
+    mms = ReactionMMS()
+    mode = Mode((Factor(0, "cos", 1.0, 1),))
+    ns = [16, 32, 64] if quick else [16, 32, 64, 128, 256]
+    errs = {(norm, k): [] for norm in ("L2", "max") for k in (0, 1)}
+    for n in ns:
+        raw = {"case": {"name": "mms_reactions"},
+               "geometry": {"builder": "box", "size": ["1 um"], "cells": [n]},
+               **mms.species_and_reactions(), "time": fixed_dt(0.5, 1.0),
+               "solver": {"newton_tol": 1e-10}}
+        _, domain, system = build(raw)
+        system = reaction_manufactured_system(system, mode, mms)
+        U, t, _ = integrate(system, 1.0)
+        norms = error_norms(U, mms.exact(mode(domain.cell_centers), t), domain.volumes)
+        for (norm, k), lst in errs.items():
+            lst.append(float(norms[norm][k]))
+    hs = [1.0 / n for n in ns]
+    rows = [Row(q, label, "h (um)", hs, errs[(norm, k)], "order", 2.0, 0.1, "uM")
+            for k, q in enumerate(("A", "C")) for norm, label in (("L2", "L2(V)"), ("max", "max"))]
+    return StudyResult("", "", f"cells {ns}, two backward-Euler steps to 1 ms.", rows)
+
+
 # ----------------------------------------------------------------------- time integration --
 
 METHODS = (("bdf1", 1), ("trbdf2", 2))       # backward Euler and TR-BDF2 with their orders
@@ -377,6 +406,37 @@ def time_mms_discrete(quick: bool) -> StudyResult:
                      float(order), 0.15, "uM") for k, q in enumerate(("c (free ion)", "cb (bound buffer)"))]
     return StudyResult("", "", f"steps per ms {ns}, τ = 0.5 ms, fixed dt; backward Euler and TR-BDF2.",
                        rows)
+
+
+@study("time_reactions", "Time order, volume reactions (discrete MMS)")
+def time_reactions(quick: bool) -> StudyResult:
+    """The species and reactions of mms_reactions, 1D, 32 cells, with the discrete manufactured
+    solution A = a0 + a1·cos(πx)·e^(−t/τ), τ = 0.5 ms (source from the assembled operator and the
+    solver's own reaction rates): the error is the time integrator's alone."""
+    mms = ReactionMMS(profile="exp", tau=0.5)
+    mode = Mode((Factor(0, "cos", 1.0, 1),))
+    steps = [32, 64, 128] if quick else [8, 16, 32, 64, 128, 256]
+    rows = []
+    for method, order in METHODS:
+        errs = {0: [], 1: []}
+        for n in steps:
+            dt = 1.0 / n
+            raw = {"case": {"name": "time_reactions"},
+                   "geometry": {"builder": "box", "size": ["1 um"], "cells": [32]},
+                   **mms.species_and_reactions(), "time": fixed_dt(dt, 1.0, method),
+                   "solver": {"newton_tol": 1e-6}}
+            _, domain, system = build(raw)
+            system = reaction_manufactured_system(system, mode, mms, discrete=True)
+            rec = FrameRecorder()
+            integrate(system, 1.0, [dt * (k + 1) for k in range(n)], [rec])
+            phi = mode(domain.cell_centers)
+            for k in (0, 1):
+                errs[k].append(float(max(np.max(np.abs(U[k] - mms.exact(phi, t)[k]))
+                                         for t, U in zip(rec.times, rec.states))))
+        rows += [Row(f"{q}, {method}", "max over cells and steps", "dt (ms)", [1.0 / n for n in steps],
+                     errs[k], "order", float(order), 0.15, "uM") for k, q in enumerate(("A", "C"))]
+    return StudyResult("", "", f"steps per ms {steps}, τ = 0.5 ms, fixed dt; backward Euler and "
+                       "TR-BDF2.", rows)
 
 
 @study("time_gates", "Time order, membrane fluxes with a gate and a sensor")

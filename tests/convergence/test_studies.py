@@ -53,7 +53,7 @@ def test_every_study_judges_something():
 
 def test_space_studies_refine_and_converge():
     """Beyond the fitted slope: on the uniform grids every refinement lowers every error."""
-    for name in ("mms_1d", "mms_axisymmetric", "mms_3d", "point_source_unbuffered"):
+    for name in ("mms_1d", "mms_axisymmetric", "mms_3d", "mms_reactions", "point_source_unbuffered"):
         for row in _result(name, quick=True).rows:
             if row.kind == "order":
                 assert all(b < a for a, b in zip(row.errors, row.errors[1:])), (name, row.quantity)

@@ -34,24 +34,13 @@ def _check_model(case):
 
 
 def _check_probes_in_mesh(case, domain) -> None:
-    """Probes of builders that cannot say their extent before meshing (user mesh files) must lie
-    in the box around the mesh's points; the others were checked when the case was read."""
-    if getattr(case.builder, "bounds", None) is not None or domain.vtk_points is None:
-        return
-    import numpy as np
+    """Every probe must lie in a cell of the mesh (and of its `in` compartment): a check that
+    needs the built mesh (user mesh files, curved Gmsh bodies)."""
+    from .probes import probe_problems
 
-    points = np.asarray(domain.vtk_points)[:, : domain.dim]
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    problems = []
-    for k, probe in enumerate(case.output.probes):
-        for i, x in enumerate(probe.at[: domain.dim]):
-            tol = 1e-9 * max(hi[i] - lo[i], 1e-12)
-            if not lo[i] - tol <= x <= hi[i] + tol:
-                problems.append(Problem(str(case.path), f"output.probes[{k}].at[{i}]",
-                                        f"{domain.axes[i]} = {x:g} um lies outside the mesh, which "
-                                        f"spans {domain.axes[i]} = {lo[i]:g} to {hi[i]:g} um"))
+    problems = probe_problems(case.output.probes, domain)
     if problems:
-        raise CaseError(problems)
+        raise CaseError([Problem(str(case.path), path, msg) for path, msg in problems])
 
 
 def _print_problems(path, exc: CaseError) -> None:

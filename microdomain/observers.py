@@ -13,74 +13,9 @@ import scipy.sparse as sp
 
 from .assembly import System
 from .io import VTKSeries, atomic_write_bytes, atomic_write_json, write_csv, write_surfaces
-from .mesh import Domain
+from .probes import probe_weights
 from .solver import State, StepInfo, initial_gates
 from .units import AMOUNT_TO_AMOL
-
-
-def probe_weights(domain: Domain, point: tuple[float, ...]) -> sp.csr_matrix:
-    """Row of interpolation weights over cell centres for a probe at `point`.
-
-    Structured grids: tensor-product cubic Lagrange interpolation through four cell centres per
-    axis (extrapolating over the half cell to a wall, where the solution is smooth), from cells of
-    the compartment that holds the point only, so no value is read across a membrane. Linear
-    interpolation, whose error h²/(4r²) on a 1/r profile is 0.1 % at r = 50 nm on a 5 %-graded
-    nanodomain grid, is the fallback where a compartment is too thin for four cells; unstructured
-    meshes take the nearest cell."""
-    if domain.nodes is None:
-        d2 = np.sum((domain.cell_centers - np.asarray(point, float)[:, None]) ** 2, axis=0)
-        cell = int(np.argmin(d2))
-        return sp.csr_matrix(([1.0], ([0], [cell])), shape=(1, domain.n_cells))
-    holder = _containing_cell(domain, point)
-    for order in (4, 2):
-        cells, weights = _tensor_stencil(domain, point, order)
-        if np.all(domain.compartment_id[cells] == domain.compartment_id[holder]):
-            return sp.csr_matrix((weights, (np.zeros(cells.size, int), cells)), shape=(1, domain.n_cells))
-    # a thin compartment: linear weights of the cells inside it only
-    cells, weights = _tensor_stencil(domain, point, 2, clamp=True)
-    weights = np.where(domain.compartment_id[cells] == domain.compartment_id[holder], weights, 0.0)
-    if weights.sum() <= 0:
-        cells, weights = np.array([holder]), np.array([1.0])
-    return sp.csr_matrix((weights / weights.sum(), (np.zeros(cells.size, int), cells)),
-                         shape=(1, domain.n_cells))
-
-
-def _lagrange(nodes: np.ndarray, x: float) -> np.ndarray:
-    w = np.ones(nodes.size)
-    for j in range(nodes.size):
-        for m in range(nodes.size):
-            if m != j:
-                w[j] *= (x - nodes[m]) / (nodes[j] - nodes[m])
-    return w
-
-
-def _tensor_stencil(domain: Domain, point, order: int, clamp: bool = False):
-    """(cells, weights) of `order`-point Lagrange interpolation along every axis; `clamp` holds the
-    point inside the outermost centres (no extrapolation)."""
-    centres = domain.structured_cell_index()
-    shape = [c.size for c in centres]
-    per_axis = []
-    for c, x in zip(centres, point):
-        k = min(order, c.size)
-        if clamp:
-            x = min(max(x, c[0]), c[-1])
-        i = int(np.clip(np.searchsorted(c, x) - 1, 0, max(c.size - 2, 0)))
-        start = int(np.clip(i - (k // 2 - 1), 0, c.size - k))
-        idx = np.arange(start, start + k)
-        per_axis.append((idx, _lagrange(c[idx], x) if k > 1 else np.ones(1)))
-    cells, weights = [], []
-    for combo in np.ndindex(*[len(ix) for ix, _ in per_axis]):
-        ids = [per_axis[a][0][j] for a, j in enumerate(combo)]
-        cells.append(int(np.ravel_multi_index(ids, shape, order="F")))
-        weights.append(float(np.prod([per_axis[a][1][j] for a, j in enumerate(combo)])))
-    return np.array(cells), np.array(weights)
-
-
-def _containing_cell(domain: Domain, point) -> int:
-    ids = []
-    for nodes, x in zip(domain.nodes, point):
-        ids.append(int(np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, nodes.size - 2)))
-    return int(np.ravel_multi_index(ids, [n.size - 1 for n in domain.nodes], order="F"))
 
 
 class FrameWriter:
@@ -138,7 +73,7 @@ class ProbeRecorder:
         names = [u.name for u in system.chemistry.unknowns]
         rows, self.columns, self.fields = [], ["time_ms"], []
         for p in self.probes:
-            w = probe_weights(system.domain, p.at)
+            w = probe_weights(system.domain, p.at, p.compartment)
             for f in p.fields or [n for n in names if not system.chemistry.unknowns[names.index(n)].bound]:
                 rows.append(w)
                 self.fields.append(names.index(f))
@@ -242,6 +177,7 @@ class Metrics:
             self.initial_amount[ion] = b["initial_amol"] / AMOUNT_TO_AMOL
             self.bath_inflow[ion] = b["bath_inflow_amol"] / AMOUNT_TO_AMOL
             self.outside_inflow[ion] = b["outside_inflow_amol"] / AMOUNT_TO_AMOL
+            self.reaction_inflow[ion] = b.get("reaction_inflow_amol", 0.0) / AMOUNT_TO_AMOL
         for name, per_ion in m["fluxes"].items():
             self.flux_totals[name] = {ion: v["amount_amol"] / AMOUNT_TO_AMOL for ion, v in per_ion.items()}
         self.gates = {b: {g: np.asarray(v, float) for g, v in gs.items()}
@@ -269,6 +205,7 @@ class Metrics:
         self.initial_amount = {ion: 0.0 for ion in self.ion_rows}
         self.bath_inflow = {ion: 0.0 for ion in self.ion_rows}
         self.outside_inflow = {ion: 0.0 for ion in self.ion_rows}
+        self.reaction_inflow = {ion: 0.0 for ion in self.ion_rows}   # made by volume reactions
         self.flux_totals: dict[str, dict[str, float]] = {b.name: {} for b in system.bindings}
         self.gates = initial_gates(system, system.initial)
         self.steady = None          # steady rates, after a direct steady solve
@@ -296,6 +233,7 @@ class Metrics:
         for ion in self.ion_rows:
             self.bath_inflow[ion] += float(info.boundary_inflow[self.carriers[ion]].sum())
             self.outside_inflow[ion] += info.outside_inflow.get(ion, 0.0)
+            self.reaction_inflow[ion] += info.reaction_inflow.get(ion, 0.0)
         for name, per_ion in info.flux_amounts.items():
             for ion, amount in per_ion.items():
                 self.flux_totals[name][ion] = self.flux_totals[name].get(ion, 0.0) + amount
@@ -314,12 +252,13 @@ class Metrics:
         balance = {}
         for ion in self.ion_rows:
             now, start = self.amount(U, ion), self.initial_amount[ion]
-            inflow = self.bath_inflow[ion] + self.outside_inflow[ion]
+            inflow = self.bath_inflow[ion] + self.outside_inflow[ion] + self.reaction_inflow[ion]
             error = now - start - inflow
             scale = max(abs(start), abs(now), abs(inflow), 1e-300)
             balance[ion] = {"initial_amol": start * AMOUNT_TO_AMOL, "final_amol": now * AMOUNT_TO_AMOL,
                             "bath_inflow_amol": self.bath_inflow[ion] * AMOUNT_TO_AMOL,
                             "outside_inflow_amol": self.outside_inflow[ion] * AMOUNT_TO_AMOL,
+                            "reaction_inflow_amol": self.reaction_inflow[ion] * AMOUNT_TO_AMOL,
                             "error_amol": error * AMOUNT_TO_AMOL, "relative_error": error / scale}
         fluxes = {name: {ion: {"amount_amol": a * AMOUNT_TO_AMOL} for ion, a in per_ion.items()}
                   for name, per_ion in self.flux_totals.items()}
@@ -344,13 +283,15 @@ class Metrics:
         for ion in self.ion_rows:
             bath = float(info.boundary_inflow[self.carriers[ion]].sum())
             outside = info.outside_inflow.get(ion, 0.0)
-            # the scale: the largest single inflow, through a boundary or an outside flux
-            terms = [abs(x) for x in info.boundary_inflow[self.carriers[ion]]] + [abs(outside)]
+            made = info.reaction_inflow.get(ion, 0.0)
+            # the scale: the largest single inflow, through a boundary, an outside flux or reactions
+            terms = [abs(x) for x in info.boundary_inflow[self.carriers[ion]]] + [abs(outside), abs(made)]
             scale = max(max(terms), 1e-300)
             balance[ion] = {"bath_inflow_amol_per_ms": bath * AMOUNT_TO_AMOL,
                             "outside_inflow_amol_per_ms": outside * AMOUNT_TO_AMOL,
-                            "net_amol_per_ms": (bath + outside) * AMOUNT_TO_AMOL,
-                            "relative_imbalance": (bath + outside) / scale}
+                            "reaction_inflow_amol_per_ms": made * AMOUNT_TO_AMOL,
+                            "net_amol_per_ms": (bath + outside + made) * AMOUNT_TO_AMOL,
+                            "relative_imbalance": (bath + outside + made) / scale}
         return {"fluxes": flows, "balance": balance}
 
     def frame(self, U, t):

@@ -42,6 +42,9 @@ def citations(case: Case) -> list[str]:
         keys += b.references
     from .fluxes import registry
     from .parameters import flux_presets
+    from .reactions import registry as reaction_models
+    for r in case.reactions:
+        keys += list(r.references) + list(reaction_models.get(r.model).references)
     for f in case.fluxes:
         keys += registry.get(f.model).references
         if f.preset is not None:

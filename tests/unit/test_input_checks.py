@@ -283,7 +283,7 @@ def test_probes_of_a_mesh_file_are_checked_against_the_mesh(tmp_path):
     assert validate(inside)[0] == 0
     outside = _mesh_case(tmp_path, probes=[{"name": "out", "at": ["2.5 um", "0.5 um"]}])
     status, err = validate(outside)
-    assert status == 2 and "output.probes[0].at[0]: x = 2.5 um lies outside the mesh" in err
+    assert status == 2 and "output.probes[0].at: the probe at x = 2.5, y = 0.5 um lies outside the mesh" in err
 
 
 # ------------------------------------------------------------------------------ mesh files --

@@ -8,10 +8,11 @@ section that could be read.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -242,6 +243,21 @@ class Case:
     time: TimeSpec
     solver: SolverSpec
     output: OutputSpec
+    raw: dict = field(default_factory=dict, repr=False, compare=False)   # as read, for replace()
+
+    def replace(self, changes: dict[str, Any]) -> "Case":
+        """A new case with `changes` made and the whole case validated again, exactly as a case
+        file: {"time.end": "50 ms", "buffers.EGTA.total": "2 mM"}. Keys are dotted paths; list
+        entries are reached by name (species by ion, buffers, probes, compartments and surfaces
+        by name, fluxes by label or model@surface, boundaries by surface) or by index. Raises
+        CaseError naming the path given."""
+        from . import edit
+
+        raw, where = edit.apply(self.raw, changes, str(self.path))
+        try:
+            return case_from_dict(raw, str(self.path))
+        except CaseError as exc:
+            raise edit.rename_problems(exc, where) from None
 
     @property
     def builder(self):
@@ -457,7 +473,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
         buffers=tuple(parsed.get("buffers", [])), fluxes=tuple(parsed.get("fluxes", [])),
         flux_params=tuple(flux_params), boundaries=tuple(parsed.get("boundaries", [])),
         time=parsed["time"], solver=parsed.get("solver", SolverSpec()),
-        output=parsed.get("output", OutputSpec()),
+        output=parsed.get("output", OutputSpec()), raw=copy.deepcopy(raw),
     )
 
 

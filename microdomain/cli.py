@@ -17,41 +17,10 @@ EXIT_RUN_FAILED = 1
 
 
 def _check_model(case):
-    """Build the mesh and the discrete system, turning mismatches into case problems."""
-    from .assembly import ModelError, build_system
-    from .mesh import GeometryError, build_domain
+    """The case built into its Simulation (mesh and system, once); CaseError if they cannot be."""
+    from .simulation import Simulation
 
-    file = str(case.path)
-    try:
-        domain = build_domain(case.builder.build(case.geometry))
-    except (GeometryError, ValueError) as exc:
-        raise CaseError([Problem(file, "geometry", str(exc))]) from None
-    _check_probes_in_mesh(case, domain)
-    try:
-        return build_system(case, domain)
-    except ModelError as exc:
-        raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
-
-
-def _check_probes_in_mesh(case, domain) -> None:
-    """Probes of builders that cannot say their extent before meshing (user mesh files) must lie
-    in the box around the mesh's points; the others were checked when the case was read."""
-    if getattr(case.builder, "bounds", None) is not None or domain.vtk_points is None:
-        return
-    import numpy as np
-
-    points = np.asarray(domain.vtk_points)[:, : domain.dim]
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    problems = []
-    for k, probe in enumerate(case.output.probes):
-        for i, x in enumerate(probe.at[: domain.dim]):
-            tol = 1e-9 * max(hi[i] - lo[i], 1e-12)
-            if not lo[i] - tol <= x <= hi[i] + tol:
-                problems.append(Problem(str(case.path), f"output.probes[{k}].at[{i}]",
-                                        f"{domain.axes[i]} = {x:g} um lies outside the mesh, which "
-                                        f"spans {domain.axes[i]} = {lo[i]:g} to {hi[i]:g} um"))
-    if problems:
-        raise CaseError(problems)
+    return Simulation(case)
 
 
 def _print_problems(path, exc: CaseError) -> None:
@@ -68,13 +37,13 @@ def cmd_validate(args) -> int:
             continue
         try:
             case = load_case(path)
-            system = _check_model(case)
+            sim = _check_model(case)
         except CaseError as exc:
             _print_problems(path, exc)
             status = EXIT_CASE_ERROR
             continue
-        unknowns = ", ".join(u.name for u in system.chemistry.unknowns)
-        print(f"{path}: OK — {system.domain.n_cells} cells, unknowns {unknowns}")
+        unknowns = ", ".join(u.name for u in sim.system.chemistry.unknowns)
+        print(f"{path}: OK — {sim.domain.n_cells} cells, unknowns {unknowns}")
     return status
 
 
@@ -108,12 +77,12 @@ def _default_out(case) -> Path:
 
 
 def cmd_run(args) -> int:
-    from .run import ResumeError, run
+    from .rundir import ResumeError
     from .solver import SimulationError
 
     try:
         case = load_case(args.case)
-        _check_model(case)
+        sim = _check_model(case)          # validated and built once; the run uses this build
     except CaseError as exc:
         _print_problems(args.case, exc)
         return EXIT_CASE_ERROR
@@ -127,7 +96,8 @@ def cmd_run(args) -> int:
               "--resume to continue the run there", file=sys.stderr)
         return EXIT_CASE_ERROR
     try:
-        status, out = run(case, out, quiet=args.quiet, resume=args.resume)
+        result = sim.run(out=out, resume=args.resume, overwrite=not args.resume,
+                         progress=not args.quiet, log_level=args.file_level)
     except ResumeError as exc:
         print(f"cannot resume: {exc}", file=sys.stderr)
         return EXIT_CASE_ERROR
@@ -135,10 +105,12 @@ def cmd_run(args) -> int:
         print(f"run stopped: {exc}\nEverything written until then is in {out}/", file=sys.stderr)
         return EXIT_RUN_FAILED
     except KeyboardInterrupt:
-        print(f"\ninterrupted; frames written so far are in {out}/", file=sys.stderr)
+        print(f"\ninterrupted; frames written so far are in {out}/; continue with "
+              f"`microdomain run {args.case} --out {out} --resume`", file=sys.stderr)
         return 130
     if not args.quiet:
-        print(f"{status}: {out}/ (fields.pvd, probes.csv, metrics.json, manifest.json, log.txt)")
+        print(f"{result.status}: {out}/ (fields.pvd, probes.csv, fluxes.csv, metrics.json, "
+              "manifest.json, log.txt)")
     return 0
 
 
@@ -295,8 +267,9 @@ def cmd_sweep(args) -> int:
 
     try:
         spec, cases = sweep_cases(args.sweep)
-        for _, _, case in cases:       # meshes and systems too: a bad mesh file is input, not a run failure
-            _check_model(case)
+        # meshes and systems too: a bad mesh file is input, not a run failure; each is built
+        # once, here, and run as built
+        sims = [_check_model(case) for _, _, case in cases]
     except CaseError as exc:
         _print_problems(args.sweep, exc)
         return EXIT_CASE_ERROR
@@ -304,7 +277,7 @@ def cmd_sweep(args) -> int:
     print(f"{spec.name}: {len(cases)} runs of {spec.parameter} into {out}/ "
           "(runs already complete there are reused)")
     try:
-        summary = run_sweep(args.sweep, out, quiet=True)
+        summary = run_sweep(args.sweep, out, quiet=True, simulations=sims)
     except SimulationError as exc:
         print(f"a run stopped: {exc}\nRuns finished so far and summary.csv are in {out}/",
               file=sys.stderr)
@@ -314,13 +287,52 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _setup_logging(args) -> None:
+    """Console: warnings by default, -v info, -vv debug, or --log-level; log.txt: info, or
+    debug when either asks for it."""
+    import logging
+
+    if args.log_level:
+        console = getattr(logging, args.log_level)
+    else:
+        console = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    args.file_level = min(console, logging.INFO) if not args.log_level else console
+    logger = logging.getLogger("microdomain")
+    for h in [h for h in logger.handlers if getattr(h, "_microdomain_console", False)]:
+        logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(console)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler._microdomain_console = True
+    logger.addHandler(handler)
+    logger.setLevel(min(console, args.file_level))
+
+
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"microdomain {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more on the console: -v info, -vv debug (log.txt gets debug too)")
+    parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
+                        help="level of the console and of log.txt (default: WARNING on the "
+                        "console, INFO in log.txt)")
+    # the same options after the command (`microdomain run CASE -v`); SUPPRESS keeps what was
+    # given before it when they are absent
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+    common.add_argument("--log-level", type=str.upper, choices=LEVELS, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check case files and report every problem")
+    p = sub.add_parser("validate", parents=[common], help="check case files and report every problem")
     p.add_argument("cases", nargs="+")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("run", help="run a case into a run directory")
+    p = sub.add_parser("run", parents=[common], help="run a case into a run directory")
     p.add_argument("case")
     p.add_argument("--out", help="run directory (default: runs/<case name>, numbered if taken)")
     p.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out directory")
@@ -328,13 +340,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="continue the run in --out from its last complete frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("sweep", help="run a case over a list of parameter values: summary.csv")
+    p = sub.add_parser("sweep", parents=[common], help="run a case over a list of parameter values: summary.csv")
     p.add_argument("sweep", help="sweep file ([sweep] section: case, parameter, values, metrics)")
     p.add_argument("--out", required=True, help="directory for the runs and summary.csv")
     p.set_defaults(func=cmd_sweep)
-    p = sub.add_parser("info", help="list geometry builders, flux models and buffer presets")
+    p = sub.add_parser("info", parents=[common], help="list geometry builders, flux models and buffer presets")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("render", help="pictures of a run directory (PNG; GIF with --animate)")
+    p = sub.add_parser("render", parents=[common], help="pictures of a run directory (PNG; GIF with --animate)")
     p.add_argument("run_dir")
     p.add_argument("--field", help="field to show (default: the first ion, e.g. Ca)")
     when = p.add_mutually_exclusive_group()
@@ -350,16 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", default="log", choices=["log", "linear"], help="colour scale")
     p.add_argument("--clim", help="colour range in µM, LOW,HIGH (default: the data range)")
     p.set_defaults(func=cmd_render)
-    p = sub.add_parser("plot", help="probe traces and metrics summary of a run directory (PNG)")
+    p = sub.add_parser("plot", parents=[common], help="probe traces and metrics summary of a run directory (PNG)")
     p.add_argument("run_dir")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
     p.set_defaults(func=cmd_plot)
-    p = sub.add_parser("mesh", help="build, check and summarise a case's mesh; --png draws it")
+    p = sub.add_parser("mesh", parents=[common], help="build, check and summarise a case's mesh; --png draws it")
     p.add_argument("case")
     p.add_argument("--png", help="write a picture of the tagged mesh (compartments, cut, zoom)")
     p.set_defaults(func=cmd_mesh)
-    p = sub.add_parser("verify", help="convergence and exact-solution studies: report.md + plots")
+    p = sub.add_parser("verify", parents=[common], help="convergence and exact-solution studies: report.md + plots")
     level = p.add_mutually_exclusive_group()
     level.add_argument("--quick", action="store_true", help="small sizes, ~1 min (default)")
     level.add_argument("--full", action="store_true", help="full refinement, several minutes")
@@ -368,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated study names (default: all)")
     p.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)
+    _setup_logging(args)
     return args.func(args)
 
 

@@ -356,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="view; cleft = close-up of the source region (default: auto)")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
-    p.add_argument("--animate", action="store_true", help="every frame into a GIF (MP4 too "
-                   "if imageio-ffmpeg is installed)")
+    p.add_argument("--animate", action="store_true", help="every frame into a GIF (and MP4 with "
+                   "the video extra: pip install 'microdomain[video]')")
     p.add_argument("--fps", type=float, default=4.0, help="frames per second of --animate")
     p.add_argument("--scale", default="log", choices=["log", "linear"], help="colour scale")
     p.add_argument("--clim", help="colour range in µM, LOW,HIGH (default: the data range)")

@@ -138,7 +138,7 @@ def _write_animation(images: list[np.ndarray], stem: Path, fps: float, notes: li
 
     if importlib.util.find_spec("imageio") is None or importlib.util.find_spec("imageio_ffmpeg") is None:
         notes.append("MP4 skipped: imageio and imageio-ffmpeg are not installed "
-                     "(pip install imageio imageio-ffmpeg)")
+                     "(pip install 'microdomain[video]')")
         return paths
     import imageio.v2 as imageio
 

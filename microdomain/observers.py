@@ -232,8 +232,9 @@ class ProbeRecorder:
         pass
 
     def checkpoint(self, state):
-        if self.W is not None and self.rundir is not None:
-            self.rundir.write_probes(self.axes, self.columns, self.rows)
+        # written even without probes (a header alone): every run has every file
+        if self.rundir is not None:
+            self.rundir.write_probes(self.axes, self.columns, self.rows if self.W is not None else [])
 
     def finish(self, U, t, status):
         self.checkpoint(None)
@@ -292,8 +293,8 @@ class FluxRecorder:
         pass
 
     def checkpoint(self, state):
-        if self.columns and self.rundir is not None:
-            self.rundir.write_fluxes(self.columns, self.rows)
+        if self.rundir is not None:
+            self.rundir.write_fluxes(self.columns, self.rows if self.columns else [])
 
     def finish(self, U, t, status):
         self.checkpoint(None)

@@ -99,7 +99,7 @@ class Manifest(_Record):
         """A manifest from its JSON, format 1 ('failed: why' statuses) included."""
         data = dict(data)
         status, message = Status.parse(data.get("status", "failed"))
-        data["status"], data.setdefault("message", message)
+        data["status"] = status
         if not data.get("message"):
             data["message"] = message
         return cls.model_validate(data)

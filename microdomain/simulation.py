@@ -21,6 +21,7 @@ import numpy as np
 
 from . import __version__
 from .case import Case, CaseError, Problem
+from .progress import Progress
 from .records import FORMAT, Manifest, Status
 from .result import Result, memory_result, open_run
 from .rundir import RunDirectory, resume_state
@@ -119,7 +120,8 @@ class Simulation:
 
         out: a run directory to write (every file of docs/run-directory.md); refused if it holds
         files, unless `overwrite` or `resume` (continue the run there from its checkpoint).
-        progress: True for a progress display on stderr, or a callable(t, t_end, dt).
+        progress: True for a progress display on stderr (a Progress, to choose the stream), or
+        any callable(t, t_end, dt).
         log_level: of log.txt. observers, t_end, frame_times: for scripts that watch the time
         loop themselves (verification); t_end and frame times in ms.
 
@@ -188,7 +190,7 @@ class Simulation:
                 t = stepper.committed.t if hasattr(stepper, "committed") else t
                 raise
             finally:
-                if progress is True:
+                if isinstance(bar, Progress):
                     steady_solve = status is Status.STEADY_STATE and case.time.mode == "steady"
                     bar.close("steady state (solved directly)" if steady_solve else status,
                               None if steady_solve else t)
@@ -266,18 +268,14 @@ def _attach(handler):
 
 
 def _progress(progress):
-    if progress is True:
-        from .progress import Progress
-
-        return Progress()
-    return progress or None
+    return Progress() if progress is True else (progress or None)
 
 
 class _LogFrames:
     """Debug lines in the log: every frame and checkpoint."""
 
     def start(self, system, U, t):
-        pass
+        self.frame(U, t)            # the frame writers write the initial frame at start
 
     def resume(self, system, U, t, saved):
         pass

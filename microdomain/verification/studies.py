@@ -779,6 +779,6 @@ def mass_balance(quick: bool) -> StudyResult:
             rows.append(Row(f"{label}: {key}", "rel. error at end", "level", [0.0], [max(err, 1e-300)],
                             "bound", tol=tol))
     return StudyResult("", "", "adaptive steps, rtol 1e-2 (the balance must close whatever the accuracy).", rows,
-                       notes=["the iterative run uses a mobile ER buffer: an immobile one (an empty "
-                              "transport matrix) crashes the iterative strategy, a core bug pinned by "
+                       notes=["the iterative run uses a mobile ER buffer; an immobile one (an empty "
+                              "transport matrix) runs too, tested in "
                               "tests/convergence/test_linear_algebra.py"])

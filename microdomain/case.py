@@ -231,6 +231,9 @@ REQUIRED = ("case", "geometry", "species", "time")
 
 @dataclass(frozen=True)
 class Case:
+    """A validated case in internal units (µm, ms, µM): one pydantic record per section, the
+    validated params of each flux, and the dict it was read from (for replace())."""
+
     path: Path
     sha256: str
     info: CaseInfo
@@ -261,12 +264,15 @@ class Case:
 
     @property
     def builder(self):
+        """The geometry builder the case names."""
         return builders.get(self.geometry.builder)
 
     def compartments(self) -> list[str]:
+        """The compartment names of the geometry."""
         return self.builder.compartment_names(self.geometry)
 
     def field_names(self) -> list[str]:
+        """The unknowns: free ions, then bound buffer states ('EGTA.Ca')."""
         return [s.ion for s in self.species] + [n for b in self.buffers for n in b.state_names()]
 
     def normalised(self) -> dict:

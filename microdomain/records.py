@@ -38,6 +38,7 @@ class Status(str, enum.Enum):
 
     @property
     def finished(self) -> bool:
+        """Completed or at steady state."""
         return self in (Status.COMPLETED, Status.STEADY_STATE)
 
     @classmethod
@@ -105,6 +106,7 @@ class Manifest(_Record):
         return cls.model_validate(data)
 
     def to_json(self) -> dict:
+        """The record as manifest.json holds it."""
         return self.model_dump(mode="json")
 
 
@@ -172,6 +174,7 @@ class Metrics(_Record):
     steady: Steady | None = None
 
     def to_json(self) -> dict:
+        """The record as metrics.json holds it."""
         # python mode keeps ±inf as floats (json writes them); json mode would turn them to null
         return self.model_dump(exclude_none=True)
 

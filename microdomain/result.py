@@ -32,10 +32,12 @@ class Result:
     # -------------------------------------------------------------------- what it is --
     @property
     def status(self) -> Status:
+        """How the run ended (or stands)."""
         return self.manifest.status
 
     @property
     def name(self) -> str:
+        """The case's name."""
         return (self.manifest.case.get("case") or {}).get("name", "")
 
     @property

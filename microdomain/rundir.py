@@ -136,27 +136,34 @@ class RunDirectory:
         return f"RunDirectory({str(self.path)!r})"
 
     def file(self, name: str) -> Path:
+        """The path of one of its files."""
         return self.path / name
 
     def is_empty(self) -> bool:
+        """No directory there, or an empty one."""
         return not self.path.exists() or not any(self.path.iterdir())
 
     # ----------------------------------------------------------------------- writing --
 
     def create(self) -> "RunDirectory":
+        """Make the directory (and its parents)."""
         self.path.mkdir(parents=True, exist_ok=True)
         return self
 
     def write_manifest(self, manifest: Manifest) -> None:
+        """manifest.json, atomically."""
         atomic_write_json(self.file(MANIFEST), manifest.to_json())
 
     def write_metrics(self, report: dict) -> None:
+        """metrics.json from a report, checked against records.Metrics."""
         atomic_write_json(self.file(METRICS), Metrics.model_validate(report).to_json())
 
     def write_probes(self, axes, columns: list[ProbeColumn], rows) -> None:
+        """probes.csv (tidy) from rows of [t, value per column]."""
         atomic_write_text(self.file(PROBES), tidy_csv(probe_header(axes), columns, rows))
 
     def write_fluxes(self, columns: list[FluxColumn], rows) -> None:
+        """fluxes.csv (tidy) from rows of [t, value per column]."""
         atomic_write_text(self.file(FLUXES), tidy_csv(FLUX_HEADER, columns, rows))
 
     def frame_series(self, domain, field_units: dict[str, str], entries=()) -> VTKSeries:
@@ -167,12 +174,14 @@ class RunDirectory:
         return series
 
     def write_surfaces(self, domain) -> None:
+        """surfaces.vtu: the named face sets, with their names as field data."""
         if domain.surface_mesh is not None:
             write_surfaces(self.file(SURFACES), *domain.surface_mesh,
                            field_data={**_mesh_field_data(domain),
                                        "surface_names": list(domain.surfaces)})
 
     def write_checkpoint(self, state, metrics_report: dict) -> None:
+        """checkpoint.npz: the accepted state and the metrics' running totals, atomically."""
         import io
 
         buf = io.BytesIO()
@@ -183,6 +192,7 @@ class RunDirectory:
         atomic_write_bytes(self.file(CHECKPOINT), buf.getvalue())
 
     def log_handler(self, level: int, append: bool) -> logging.Handler:
+        """A logging handler writing log.txt (appending when a run resumes)."""
         handler = logging.FileHandler(self.file(LOG), mode="a" if append else "w")
         handler.setLevel(level)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -191,12 +201,14 @@ class RunDirectory:
     # ----------------------------------------------------------------------- reading --
 
     def manifest(self) -> Manifest:
+        """manifest.json as a Manifest (NotARunError if there is none)."""
         try:
             return Manifest.read(json.loads(self.file(MANIFEST).read_text()))
         except FileNotFoundError:
             raise NotARunError(f"{self.path} has no {MANIFEST}: not a run directory") from None
 
     def status(self) -> Status | None:
+        """The run's status, or None where no manifest can be read."""
         try:
             return self.manifest().status
         except (NotARunError, OSError, ValueError):
@@ -211,6 +223,7 @@ class RunDirectory:
         return m.case_sha256 == sha256 and m.status.finished
 
     def metrics(self) -> Metrics:
+        """metrics.json as a Metrics record."""
         try:
             return Metrics.model_validate(json.loads(self.file(METRICS).read_text()))
         except FileNotFoundError:
@@ -223,6 +236,7 @@ class RunDirectory:
         return tables.read_probes(self.file(PROBES), manifest or self._manifest_or_none())
 
     def fluxes(self, manifest: Manifest | None = None):
+        """fluxes.csv as a tidy DataFrame (format 1's wide file is converted on reading)."""
         from . import tables
 
         return tables.read_fluxes(self.file(FLUXES), manifest or self._manifest_or_none())

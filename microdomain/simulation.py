@@ -114,7 +114,7 @@ class Simulation:
         return f"<Simulation {self.case.info.name}: {self.domain.n_cells} cells, unknowns {unknowns}>"
 
     def run(self, out=None, *, resume: bool = False, overwrite: bool = False, progress=False,
-            log_level: int | str = logging.INFO, observers=(), t_end: float | None = None,
+            log_level: int | str = "INFO", observers=(), t_end: float | None = None,
             frame_times: list[float] | None = None) -> Result:
         """Run the case to its end time (or steady state).
 

@@ -125,3 +125,13 @@ def test_docs_link_only_to_files_that_exist():
             if not (doc.parent / target).exists():
                 missing.append(f"{doc.name}: {target}")
     assert not missing, missing
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+    block = re.search(r"## From Python\n\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    shutil.copytree(ROOT / "cases", tmp_path / "cases")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    res = namespace["res"]
+    assert res.status == md.Status.STEADY_STATE and namespace["case"].buffers[0].total == 2000.0

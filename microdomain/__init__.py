@@ -1,4 +1,12 @@
-"""microdomain: buffered Ca²⁺ and Zn²⁺ reaction–diffusion in cellular microdomains (FiPy)."""
+"""microdomain: buffered Ca²⁺ and Zn²⁺ reaction–diffusion in cellular microdomains (FiPy).
+
+    import microdomain as md
+    case = md.load_case("cases/nanodomain_egta.toml").replace({"time.end": "50 ms"})
+    res = md.Simulation(case).run()            # or .run(out="runs/x"); md.open_run("runs/x")
+    res.probes, res.fluxes, res.metrics, res.field("Ca"), res.mesh, res.to_xarray()
+
+docs/api.md describes the API; docs/run-directory.md the files a run writes.
+"""
 
 import os
 
@@ -9,3 +17,38 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 __version__ = "0.1.0"
+
+# The public API. Imported lazily: `microdomain --version` and `microdomain validate` should
+# not pay for FiPy, VTK and pandas before they need them.
+_API = {
+    "load_case": ("case", "load_case"),
+    "case_from_dict": ("case", "case_from_dict"),
+    "Case": ("case", "Case"),
+    "CaseError": ("case", "CaseError"),
+    "Simulation": ("simulation", "Simulation"),
+    "SimulationError": ("solver", "SimulationError"),
+    "Result": ("result", "Result"),
+    "open_run": ("result", "open_run"),
+    "Status": ("records", "Status"),
+    "Manifest": ("records", "Manifest"),
+    "Metrics": ("records", "Metrics"),
+    "RunDirectory": ("rundir", "RunDirectory"),
+    "ResumeError": ("rundir", "ResumeError"),
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name):
+    if name in _API:
+        import importlib
+
+        module, attr = _API[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'microdomain' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -8,11 +8,12 @@ section that could be read.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -308,6 +309,9 @@ REQUIRED = ("case", "geometry", "species", "time")
 
 @dataclass(frozen=True)
 class Case:
+    """A validated case in internal units (µm, ms, µM): one pydantic record per section, the
+    validated params of each flux, and the dict it was read from (for replace())."""
+
     path: Path
     sha256: str
     info: CaseInfo
@@ -322,15 +326,33 @@ class Case:
     output: OutputSpec
     reactions: tuple[ReactionSpec, ...] = ()
     reaction_params: tuple[Strict, ...] = ()   # validated params of each reaction, in order
+    raw: dict = field(default_factory=dict, repr=False, compare=False)   # as read, for replace()
+
+    def replace(self, changes: dict[str, Any]) -> "Case":
+        """A new case with `changes` made and the whole case validated again, exactly as a case
+        file: {"time.end": "50 ms", "buffers.EGTA.total": "2 mM"}. Keys are dotted paths; list
+        entries are reached by name (species by ion, buffers, probes, compartments and surfaces
+        by name, fluxes by label or model@surface, boundaries by surface) or by index. Raises
+        CaseError naming the path given."""
+        from . import edit
+
+        raw, where = edit.apply(self.raw, changes, str(self.path))
+        try:
+            return case_from_dict(raw, str(self.path))
+        except CaseError as exc:
+            raise edit.rename_problems(exc, where) from None
 
     @property
     def builder(self):
+        """The geometry builder the case names."""
         return builders.get(self.geometry.builder)
 
     def compartments(self) -> list[str]:
+        """The compartment names of the geometry."""
         return self.builder.compartment_names(self.geometry)
 
     def field_names(self) -> list[str]:
+        """The unknowns: free species (ions and others), then bound buffer states ('EGTA.Ca')."""
         return [s.symbol for s in self.species] + [n for b in self.buffers for n in b.state_names()]
 
     def normalised(self) -> dict:
@@ -544,7 +566,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
         buffers=tuple(parsed.get("buffers", [])), fluxes=tuple(parsed.get("fluxes", [])),
         flux_params=tuple(flux_params), boundaries=tuple(parsed.get("boundaries", [])),
         time=parsed["time"], solver=parsed.get("solver", SolverSpec()),
-        output=parsed.get("output", OutputSpec()),
+        output=parsed.get("output", OutputSpec()), raw=copy.deepcopy(raw),
         reactions=tuple(parsed.get("reactions", [])), reaction_params=tuple(reaction_params),
     )
 

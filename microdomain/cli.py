@@ -17,30 +17,10 @@ EXIT_RUN_FAILED = 1
 
 
 def _check_model(case):
-    """Build the mesh and the discrete system, turning mismatches into case problems."""
-    from .assembly import ModelError, build_system
-    from .mesh import GeometryError, build_domain
+    """The case built into its Simulation (mesh and system, once); CaseError if they cannot be."""
+    from .simulation import Simulation
 
-    file = str(case.path)
-    try:
-        domain = build_domain(case.builder.build(case.geometry))
-    except (GeometryError, ValueError) as exc:
-        raise CaseError([Problem(file, "geometry", str(exc))]) from None
-    _check_probes_in_mesh(case, domain)
-    try:
-        return build_system(case, domain)
-    except ModelError as exc:
-        raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
-
-
-def _check_probes_in_mesh(case, domain) -> None:
-    """Every probe must lie in a cell of the mesh (and of its `in` compartment): a check that
-    needs the built mesh (user mesh files, curved Gmsh bodies)."""
-    from .probes import probe_problems
-
-    problems = probe_problems(case.output.probes, domain)
-    if problems:
-        raise CaseError([Problem(str(case.path), path, msg) for path, msg in problems])
+    return Simulation(case)
 
 
 def _print_problems(path, exc: CaseError) -> None:
@@ -57,13 +37,13 @@ def cmd_validate(args) -> int:
             continue
         try:
             case = load_case(path)
-            system = _check_model(case)
+            sim = _check_model(case)
         except CaseError as exc:
             _print_problems(path, exc)
             status = EXIT_CASE_ERROR
             continue
-        unknowns = ", ".join(u.name for u in system.chemistry.unknowns)
-        print(f"{path}: OK — {system.domain.n_cells} cells, unknowns {unknowns}")
+        unknowns = ", ".join(u.name for u in sim.system.chemistry.unknowns)
+        print(f"{path}: OK — {sim.domain.n_cells} cells, unknowns {unknowns}")
     return status
 
 
@@ -97,12 +77,12 @@ def _default_out(case) -> Path:
 
 
 def cmd_run(args) -> int:
-    from .run import ResumeError, run
+    from .rundir import ResumeError
     from .solver import SimulationError
 
     try:
         case = load_case(args.case)
-        _check_model(case)
+        sim = _check_model(case)          # validated and built once; the run uses this build
     except CaseError as exc:
         _print_problems(args.case, exc)
         return EXIT_CASE_ERROR
@@ -116,7 +96,8 @@ def cmd_run(args) -> int:
               "--resume to continue the run there", file=sys.stderr)
         return EXIT_CASE_ERROR
     try:
-        status, out = run(case, out, quiet=args.quiet, resume=args.resume)
+        result = sim.run(out=out, resume=args.resume, overwrite=not args.resume,
+                         progress=not args.quiet, log_level=args.file_level)
     except ResumeError as exc:
         print(f"cannot resume: {exc}", file=sys.stderr)
         return EXIT_CASE_ERROR
@@ -124,10 +105,12 @@ def cmd_run(args) -> int:
         print(f"run stopped: {exc}\nEverything written until then is in {out}/", file=sys.stderr)
         return EXIT_RUN_FAILED
     except KeyboardInterrupt:
-        print(f"\ninterrupted; frames written so far are in {out}/", file=sys.stderr)
+        print(f"\ninterrupted; frames written so far are in {out}/; continue with "
+              f"`microdomain run {args.case} --out {out} --resume`", file=sys.stderr)
         return 130
     if not args.quiet:
-        print(f"{status}: {out}/ (fields.pvd, probes.csv, metrics.json, manifest.json, log.txt)")
+        print(f"{result.status}: {out}/ (fields.pvd, probes.csv, fluxes.csv, metrics.json, "
+              "manifest.json, log.txt)")
     return 0
 
 
@@ -288,8 +271,9 @@ def cmd_sweep(args) -> int:
 
     try:
         spec, cases = sweep_cases(args.sweep)
-        for _, _, case in cases:       # meshes and systems too: a bad mesh file is input, not a run failure
-            _check_model(case)
+        # meshes and systems too: a bad mesh file is input, not a run failure; each is built
+        # once, here, and run as built
+        sims = [_check_model(case) for _, _, case in cases]
     except CaseError as exc:
         _print_problems(args.sweep, exc)
         return EXIT_CASE_ERROR
@@ -297,7 +281,7 @@ def cmd_sweep(args) -> int:
     print(f"{spec.name}: {len(cases)} runs of {spec.parameter} into {out}/ "
           "(runs already complete there are reused)")
     try:
-        summary = run_sweep(args.sweep, out, quiet=True)
+        summary = run_sweep(args.sweep, out, quiet=True, simulations=sims)
     except SimulationError as exc:
         print(f"a run stopped: {exc}\nRuns finished so far and summary.csv are in {out}/",
               file=sys.stderr)
@@ -307,13 +291,52 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _setup_logging(args) -> None:
+    """Console: warnings by default, -v info, -vv debug, or --log-level; log.txt: info, or
+    debug when either asks for it."""
+    import logging
+
+    if args.log_level:
+        console = getattr(logging, args.log_level)
+    else:
+        console = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    args.file_level = min(console, logging.INFO) if not args.log_level else console
+    logger = logging.getLogger("microdomain")
+    for h in [h for h in logger.handlers if getattr(h, "_microdomain_console", False)]:
+        logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(console)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler._microdomain_console = True
+    logger.addHandler(handler)
+    logger.setLevel(min(console, args.file_level))
+
+
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"microdomain {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more on the console: -v info, -vv debug (log.txt gets debug too)")
+    parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
+                        help="level of the console and of log.txt (default: WARNING on the "
+                        "console, INFO in log.txt)")
+    # the same options after the command (`microdomain run CASE -v`); SUPPRESS keeps what was
+    # given before it when they are absent
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+    common.add_argument("--log-level", type=str.upper, choices=LEVELS, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check case files and report every problem")
+    p = sub.add_parser("validate", parents=[common], help="check case files and report every problem")
     p.add_argument("cases", nargs="+")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("run", help="run a case into a run directory")
+    p = sub.add_parser("run", parents=[common], help="run a case into a run directory")
     p.add_argument("case")
     p.add_argument("--out", help="run directory (default: runs/<case name>, numbered if taken)")
     p.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out directory")
@@ -321,13 +344,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="continue the run in --out from its last complete frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("sweep", help="run a case over a list of parameter values: summary.csv")
+    p = sub.add_parser("sweep", parents=[common], help="run a case over a list of parameter values: summary.csv")
     p.add_argument("sweep", help="sweep file ([sweep] section: case, parameter, values, metrics)")
     p.add_argument("--out", required=True, help="directory for the runs and summary.csv")
     p.set_defaults(func=cmd_sweep)
-    p = sub.add_parser("info", help="list geometry builders, flux models and buffer presets")
+    p = sub.add_parser("info", parents=[common], help="list geometry builders, flux models and buffer presets")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("render", help="pictures of a run directory (PNG; GIF with --animate)")
+    p = sub.add_parser("render", parents=[common], help="pictures of a run directory (PNG; GIF with --animate)")
     p.add_argument("run_dir")
     p.add_argument("--field", help="field to show (default: the first ion, e.g. Ca)")
     when = p.add_mutually_exclusive_group()
@@ -337,22 +360,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="view; cleft = close-up of the source region (default: auto)")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
-    p.add_argument("--animate", action="store_true", help="every frame into a GIF (MP4 too "
-                   "if imageio-ffmpeg is installed)")
+    p.add_argument("--animate", action="store_true", help="every frame into a GIF (and MP4 with "
+                   "the video extra: pip install 'microdomain[video]')")
     p.add_argument("--fps", type=float, default=4.0, help="frames per second of --animate")
     p.add_argument("--scale", default="log", choices=["log", "linear"], help="colour scale")
     p.add_argument("--clim", help="colour range in µM, LOW,HIGH (default: the data range)")
     p.set_defaults(func=cmd_render)
-    p = sub.add_parser("plot", help="probe traces and metrics summary of a run directory (PNG)")
+    p = sub.add_parser("plot", parents=[common], help="probe traces and metrics summary of a run directory (PNG)")
     p.add_argument("run_dir")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
     p.set_defaults(func=cmd_plot)
-    p = sub.add_parser("mesh", help="build, check and summarise a case's mesh; --png draws it")
+    p = sub.add_parser("mesh", parents=[common], help="build, check and summarise a case's mesh; --png draws it")
     p.add_argument("case")
     p.add_argument("--png", help="write a picture of the tagged mesh (compartments, cut, zoom)")
     p.set_defaults(func=cmd_mesh)
-    p = sub.add_parser("verify", help="convergence and exact-solution studies: report.md + plots")
+    p = sub.add_parser("verify", parents=[common], help="convergence and exact-solution studies: report.md + plots")
     level = p.add_mutually_exclusive_group()
     level.add_argument("--quick", action="store_true", help="small sizes, ~1 min (default)")
     level.add_argument("--full", action="store_true", help="full refinement, several minutes")
@@ -361,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated study names (default: all)")
     p.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)
+    _setup_logging(args)
     return args.func(args)
 
 

@@ -16,12 +16,30 @@ import meshio
 import numpy as np
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (os.umask would set
+    it for a moment, which other threads creating files would see)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        # mkstemp creates 0600 files: give the mode a plain open() would, so a colleague on a
+        # shared directory can read the run as far as the user's umask allows
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -77,23 +95,52 @@ def structured_cells(nodes: tuple[np.ndarray, ...], cylindrical: bool):
     return points, [("hexahedron", hexes.reshape(-1, 8, order="F"))]
 
 
-class VTKSeries:
-    """fields.pvd + fields/frame_NNNNN.vtu, the PVD rewritten after every frame."""
+def vtk_grid(points: np.ndarray, cells) -> "pyvista.UnstructuredGrid":  # noqa: F821
+    """A PyVista grid of meshio-style cell blocks, cells in the order given (FiPy's)."""
+    import pyvista as pv
 
-    def __init__(self, out_dir: Path, points: np.ndarray, cells):
+    return pv.from_meshio(meshio.Mesh(points, cells))
+
+
+def set_field_data(grid, values: dict) -> None:
+    """VTK field data: lists of strings become string arrays (names, units), numbers arrays."""
+    for key, value in values.items():
+        grid.field_data[key] = np.asarray(value) if len(value) else np.asarray([""])
+
+
+def write_vtu(path: Path, grid) -> None:
+    """One VTU (binary, zlib), written to a temporary name and renamed into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.vtu")
+    try:
+        grid.save(tmp, binary=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+class VTKSeries:
+    """fields.pvd + fields/frame_NNNNN.vtu, the PVD rewritten after every frame. `field_data`
+    (names, units) goes into every frame, with the frame's time as `TimeValue`."""
+
+    def __init__(self, out_dir: Path, grid, field_data: dict | None = None):
         self.dir = Path(out_dir)
         (self.dir / "fields").mkdir(parents=True, exist_ok=True)
-        self.points, self.cells = points, cells
+        self.grid = grid
+        self.field_data = dict(field_data or {})
         self.entries: list[tuple[float, str]] = []
 
     def write(self, t: float, arrays: dict[str, np.ndarray]) -> Path:
         name = f"fields/frame_{len(self.entries):05d}.vtu"
-        mesh = meshio.Mesh(self.points, self.cells,
-                           cell_data={k: [np.ascontiguousarray(v)] for k, v in arrays.items()})
+        grid = self.grid            # one grid, its arrays replaced frame by frame
+        grid.clear_cell_data()
+        for key, value in arrays.items():
+            grid.cell_data[key] = np.ascontiguousarray(value)
+        set_field_data(grid, {**self.field_data, "TimeValue": [float(t)]})
         target = self.dir / name
-        tmp = target.with_name(f".{target.name}.tmp")
-        meshio.write(tmp, mesh, file_format="vtu", binary=True, compression="zlib")
-        os.replace(tmp, target)
+        write_vtu(target, grid)
         self.entries.append((t, name))
         datasets = "\n".join(f'    <DataSet timestep="{t!r}" part="0" file={quoteattr(f)}/>'
                              for t, f in self.entries)
@@ -104,7 +151,7 @@ class VTKSeries:
 
 
 def write_surfaces(path: Path, vertex_coords: np.ndarray, face_vertices: np.ndarray,
-                   surfaces: dict[str, np.ndarray]) -> None:
+                   surfaces: dict[str, np.ndarray], field_data: dict | None = None) -> None:
     """The named face sets as one VTU: points (1D), lines (2D), triangles or quads (3D), with a cell
     array `surface` indexing the names in the order given (manifest.json's mesh.surfaces)."""
     points = np.zeros((vertex_coords.shape[1], 3))
@@ -120,11 +167,13 @@ def write_surfaces(path: Path, vertex_coords: np.ndarray, face_vertices: np.ndar
                 conn, ids = blocks.setdefault(kind, ([], []))
                 conn.append(fv[:n_vertices, sel].T)
                 ids.append(np.full(int(sel.sum()), index, np.int32))
+    if not blocks:
+        return
     cells = [(kind, np.concatenate(conn)) for kind, (conn, _) in blocks.items()]
-    data = {"surface": [np.concatenate(ids) for _, ids in blocks.values()]}
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    meshio.write(tmp, meshio.Mesh(points, cells, cell_data=data), file_format="vtu", binary=True)
-    os.replace(tmp, path)
+    grid = vtk_grid(points, cells)
+    grid.cell_data["surface"] = np.concatenate([np.concatenate(ids) for _, ids in blocks.values()])
+    set_field_data(grid, field_data or {})
+    write_vtu(path, grid)
 
 
 def read_pvd(path: Path) -> list[tuple[float, str]]:

@@ -1,52 +1,84 @@
-"""Observers of the time loop: VTK frames, probes, flux traces, metrics with mass balance, the
-checkpoint a run resumes from, progress. Each file is rewritten at every checkpoint (after an
-accepted step that passed an output time), so they always describe one consistent time."""
+"""Observers of the time loop: frames, probes, flux traces, metrics with mass balance, the
+checkpoint a run resumes from. Each keeps what it records in memory (a run without a directory
+returns it as a Result) and, given a RunDirectory, rewrites its file at every checkpoint (after
+an accepted step that passed an output time), so the files always describe one consistent time."""
 
 from __future__ import annotations
-
-import sys
-import time as wallclock
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from .assembly import System
-from .io import VTKSeries, atomic_write_bytes, atomic_write_json, write_csv, write_surfaces
+from .progress import Progress  # noqa: F401  (re-exported: where it used to live)
+from .rundir import FluxColumn, ProbeColumn, ResumeError, RunDirectory, UNITS, read_checkpoint  # noqa: F401
 from .probes import probe_weights
 from .solver import State, StepInfo, initial_gates
 from .units import AMOUNT_TO_AMOL
 
 
-class FrameWriter:
-    def __init__(self, out_dir: Path, fields: list[str] | None):
-        self.out_dir, self.fields = out_dir, fields
+def field_units(system: System) -> dict[str, str]:
+    """Every unknown and the compartment id, with their units."""
+    out = {u.name: UNITS["concentration"] for u in system.chemistry.unknowns}
+    out["compartment"] = ""
+    return out
 
-    def _setup(self, system: System):
-        d = system.domain
-        self.names = [u.name for u in system.chemistry.unknowns]
-        self.keep = [self.names.index(f) for f in self.fields] if self.fields else range(len(self.names))
-        self.series = VTKSeries(self.out_dir, d.vtk_points, d.vtk_cells)
-        self.compartment = d.compartment_id.astype(np.int32)
+
+def absent_cells(system: System) -> dict[str, np.ndarray]:
+    """Per bound buffer state, the cells outside the buffer's compartments: there the state does
+    not exist, and outputs show NaN rather than a 0 that would wreck a log colour scale."""
+    d = system.domain
+    where = {b.name: [d.compartment_names.index(c) for c in b.compartments
+                      if c in d.compartment_names] for b in system.case.buffers}
+    out = {}
+    for u in system.chemistry.unknowns:
+        if u.bound and u.buffer in where:
+            outside = ~np.isin(d.compartment_id, where[u.buffer])
+            if np.any(outside):
+                out[u.name] = outside
+    return out
+
+
+def output_arrays(system: System, U: np.ndarray, keep, absent) -> dict[str, np.ndarray]:
+    """The cell arrays of one frame: the kept unknowns (NaN where absent), then `compartment`."""
+    names = [u.name for u in system.chemistry.unknowns]
+    arrays = {}
+    for k in keep:
+        values = np.array(U[k], float)
+        if names[k] in absent:
+            values[absent[names[k]]] = np.nan
+        arrays[names[k]] = values
+    arrays["compartment"] = system.domain.compartment_id.astype(np.int32)
+    return arrays
+
+
+class FrameWriter:
+    """Frames into the run directory: fields.pvd and fields/frame_NNNNN.vtu, plus surfaces.vtu."""
+
+    def __init__(self, rundir: RunDirectory, fields: list[str] | None):
+        self.rundir, self.fields = rundir, fields
+
+    def _setup(self, system: System, entries=()):
+        self.sys = system
+        names = [u.name for u in system.chemistry.unknowns]
+        self.keep = [names.index(f) for f in self.fields] if self.fields else range(len(names))
+        self.absent = absent_cells(system)
+        units = field_units(system)
+        kept = {names[k]: units[names[k]] for k in self.keep} | {"compartment": ""}
+        self.series = self.rundir.frame_series(system.domain, kept, entries)
 
     def resume(self, system: System, U, t, saved):
-        self._setup(system)
-        self.series.entries = list(saved["frames"])
+        self._setup(system, saved["frames"])
 
     def start(self, system: System, U, t):
         self._setup(system)
-        d = system.domain
-        if d.surface_mesh is not None:
-            write_surfaces(self.out_dir / "surfaces.vtu", *d.surface_mesh)
+        self.rundir.write_surfaces(system.domain)
         self.frame(U, t)
 
     def step(self, U, info):
         pass
 
     def frame(self, U, t):
-        arrays = {self.names[k]: U[k] for k in self.keep}
-        arrays["compartment"] = self.compartment
-        self.series.write(t, arrays)
+        self.series.write(t, output_arrays(self.sys, U, self.keep, self.absent))
 
     def checkpoint(self, state):
         pass
@@ -55,14 +87,56 @@ class FrameWriter:
         pass
 
 
-class ProbeRecorder:
-    """Every accepted step: one row of probe values; probes.csv rewritten at each checkpoint."""
+class FrameStore:
+    """Frames in memory: (time, kept unknowns) at every frame time, for a run without a
+    directory."""
 
-    def __init__(self, path: Path, probes):
-        self.path, self.probes = path, probes
+    def __init__(self, fields: list[str] | None):
+        self.fields = fields
+        self.times: list[float] = []
+        self.states: list[np.ndarray] = []
+
+    def _setup(self, system: System):
+        names = [u.name for u in system.chemistry.unknowns]
+        self.names = list(self.fields) if self.fields else names
+        self.keep = [names.index(f) for f in self.names]
+
+    def start(self, system: System, U, t):
+        self._setup(system)
+        self.frame(U, t)
 
     def resume(self, system: System, U, t, saved):
         self._setup(system)
+
+    def step(self, U, info):
+        pass
+
+    def frame(self, U, t):
+        self.times.append(float(t))
+        self.states.append(np.array(U[self.keep], float))
+
+    def checkpoint(self, state):
+        pass
+
+    def finish(self, U, t, status):
+        pass
+
+
+def _check_keys(saved_keys, own_keys, what: str) -> None:
+    if saved_keys and [tuple(k) for k in saved_keys] != [tuple(k) for k in own_keys]:
+        raise ResumeError(f"the run directory's {what} has other columns than this case records")
+
+
+class ProbeRecorder:
+    """Every accepted step: one row of probe values (µM, interpolated; see probe_weights);
+    probes.csv rewritten at each checkpoint."""
+
+    def __init__(self, probes, rundir: RunDirectory | None = None):
+        self.probes, self.rundir = probes, rundir
+
+    def resume(self, system: System, U, t, saved):
+        self._setup(system)
+        _check_keys(saved.get("probe_keys"), [(c.probe, c.field) for c in self.columns], "probes.csv")
         self.rows = [row for row in saved["probe_rows"] if row[0] <= t * (1 + 1e-12)]
 
     def start(self, system: System, U, t):
@@ -71,13 +145,14 @@ class ProbeRecorder:
 
     def _setup(self, system: System):
         names = [u.name for u in system.chemistry.unknowns]
-        rows, self.columns, self.fields = [], ["time_ms"], []
+        self.axes = system.domain.axes
+        rows, self.columns, self.fields = [], [], []
         for p in self.probes:
             w = probe_weights(system.domain, p.at, p.compartment)
             for f in p.fields or [n for n in names if not system.chemistry.unknowns[names.index(n)].bound]:
                 rows.append(w)
                 self.fields.append(names.index(f))
-                self.columns.append(f"{p.name}:{f}_uM")
+                self.columns.append(ProbeColumn(p.name, tuple(p.at), f))
         self.W = sp.vstack(rows).tocsr() if rows else None
         self.rows: list[list[float]] = []
 
@@ -92,8 +167,9 @@ class ProbeRecorder:
         pass
 
     def checkpoint(self, state):
-        if self.W is not None:
-            write_csv(self.path, self.columns, self.rows)
+        # written even without probes (a header alone): every run has every file
+        if self.rundir is not None:
+            self.rundir.write_probes(self.axes, self.columns, self.rows if self.W is not None else [])
 
     def finish(self, U, t, status):
         self.checkpoint(None)
@@ -104,25 +180,28 @@ class FluxRecorder:
     fluxes, the area-weighted mean of each gate; fluxes.csv rewritten at each checkpoint. A
     steady solve writes one row of the steady flows."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, rundir: RunDirectory | None = None):
+        self.rundir = rundir
 
     def _setup(self, system: System):
         self.sys = system
-        self.columns = ["time_ms"]
+        self.columns: list[FluxColumn] = []
         self.keys = []
+        surface = {f.name: f.surface for f in system.case.fluxes}
         for b in system.bindings:
             for ion in b.model.ions:
                 self.keys.append(("flow", b.name, ion))
-                self.columns.append(f"{b.name}:{ion}_amol_per_ms")
+                self.columns.append(FluxColumn(b.name, surface[b.name], "flow", ion, UNITS["flow"]))
             for g in b.model.gates:
                 self.keys.append(("gate", b.name, g))
-                self.columns.append(f"{b.name}:{g}")
+                self.columns.append(FluxColumn(b.name, surface[b.name], "gate", g, UNITS["gate"]))
         self.weights = {b.name: b.areas / b.areas.sum() for b in system.bindings}
         self.rows: list[list[float]] = []
 
     def resume(self, system: System, U, t, saved):
         self._setup(system)
+        _check_keys(saved.get("flux_keys"), [(c.flux, c.kind, c.field) for c in self.columns],
+                    "fluxes.csv")
         self.rows = [row for row in saved.get("flux_rows", []) if row[0] <= t * (1 + 1e-12)]
 
     def start(self, system: System, U, t):
@@ -149,8 +228,8 @@ class FluxRecorder:
         pass
 
     def checkpoint(self, state):
-        if len(self.columns) > 1:
-            write_csv(self.path, self.columns, self.rows)
+        if self.rundir is not None:
+            self.rundir.write_fluxes(self.columns, self.rows if self.columns else [])
 
     def finish(self, U, t, status):
         self.checkpoint(None)
@@ -163,8 +242,8 @@ class Metrics:
     balance per ion — the net inflow through baths, open faces and outside fluxes, which must
     vanish."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, rundir: RunDirectory | None = None):
+        self.rundir = rundir
 
     def resume(self, system: System, U, t, saved):
         """Carry on the accounting from a checkpoint's metrics (checkpoint.npz)."""
@@ -298,10 +377,13 @@ class Metrics:
         pass
 
     def checkpoint(self, state):
-        atomic_write_json(self.path, self.report(state.U, state.t))
+        if self.rundir is not None:
+            self.rundir.write_metrics(self.report(state.U, state.t))
 
     def finish(self, U, t, status):
-        atomic_write_json(self.path, self.report(U, t))
+        self.final = self.report(U, t)
+        if self.rundir is not None:
+            self.rundir.write_metrics(self.final)
 
 
 class Checkpoint:
@@ -309,8 +391,8 @@ class Checkpoint:
     in one atomic file, so a run resumes exactly where it was; written at t = 0, after every
     step that passed an output time, at an interruption and at the end."""
 
-    def __init__(self, path: Path, metrics: Metrics):
-        self.path, self.metrics = path, metrics
+    def __init__(self, rundir: RunDirectory, metrics: Metrics):
+        self.rundir, self.metrics = rundir, metrics
 
     def start(self, system, U, t):
         pass
@@ -325,53 +407,7 @@ class Checkpoint:
         pass
 
     def checkpoint(self, state: State):
-        import io
-        import json
-
-        buf = io.BytesIO()
-        names = [(b, g) for b, gs in state.gates.items() for g in gs]
-        gates = {f"gate_{i}": state.gates[b][g] for i, (b, g) in enumerate(names)}
-        np.savez(buf, U=state.U, t=state.t, dt=state.dt, gate_names=json.dumps(names),
-                 metrics=json.dumps(self.metrics.report(state.U, state.t), default=float), **gates)
-        atomic_write_bytes(self.path, buf.getvalue())
+        self.rundir.write_checkpoint(state, self.metrics.report(state.U, state.t))
 
     def finish(self, U, t, status):
         pass
-
-
-def read_checkpoint(path: Path) -> tuple[State, dict]:
-    """(State, saved) from a checkpoint.npz: saved holds the metrics and the gates."""
-    import json
-
-    with np.load(path, allow_pickle=False) as z:
-        gates: dict = {}
-        for i, (b, g) in enumerate(json.loads(str(z["gate_names"]))):
-            gates.setdefault(b, {})[g] = np.asarray(z[f"gate_{i}"], float)
-        state = State(np.asarray(z["U"], float), float(z["t"]), gates, float(z["dt"]))
-        metrics = json.loads(str(z["metrics"]))
-    return state, {"metrics": metrics, "gates": gates}
-
-
-class Progress:
-    """A one-line progress bar on stderr; on a non-terminal, a line every 10 %."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last_decile = -1
-        self.t0 = wallclock.perf_counter()
-
-    def __call__(self, t, t_end, dt):
-        frac = min(t / t_end, 1.0)
-        text = (f"{int(40 * frac) * '#':<40} {100 * frac:5.1f}%  t = {t:.4g} ms  dt = {dt:.3g} ms  "
-                f"{wallclock.perf_counter() - self.t0:.1f} s")
-        if self.tty:
-            self.stream.write("\r" + text)
-            self.stream.flush()
-        elif int(10 * frac) > self.last_decile:
-            self.last_decile = int(10 * frac)
-            self.stream.write(text + "\n")
-
-    def close(self):
-        if self.tty:
-            self.stream.write("\n")

@@ -1,13 +1,11 @@
 """Figures of a run directory's numbers (matplotlib, Agg): probe traces and the metrics summary.
 
-Reads probes.csv (time, then one column `probe:field_uM` per probe and field) and metrics.json
-(peaks and means per compartment and surface, flux totals, mass balance); writes PNGs.
+Reads probes.csv and metrics.json through rundir.py (the tidy probe table; the typed metrics
+record: peaks and means per compartment and surface, flux totals, mass balance); writes PNGs.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -16,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .render import RenderError, _figure, _font_scale, fmt_conc, parse_size
+from .rundir import MANIFEST, METRICS, PROBES, RunDirectory
+from .tables import TableError
 
 
 @dataclass
@@ -25,21 +25,19 @@ class PlotResult:
     notes: list[str] = field(default_factory=list)
 
 
-def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]], list[str]]:
-    """time (ms), {field: {probe: values}}, units per column from the header."""
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or rows[0][0] != "time_ms":
-        raise RenderError(f"{path}: expected a header starting with time_ms")
-    header, data = rows[0], np.array([[float(x) for x in r] for r in rows[1:] if r], float)
-    if data.size == 0:
-        data = np.zeros((0, len(header)))
+def read_probes(run_dir: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """time (ms), {field: {probe: values}} from the run's probe table."""
+    from .rundir import wide_rows
+
+    try:
+        columns, rows = wide_rows(RunDirectory(run_dir).probes(), ["probe", "field"])
+    except (TableError, ValueError) as exc:
+        raise RenderError(f"{Path(run_dir) / 'probes.csv'}: {exc}") from None
+    data = np.asarray(rows, float).reshape(len(rows), len(columns) + 1)
     series: dict[str, dict[str, np.ndarray]] = {}
-    for k, name in enumerate(header[1:], start=1):
-        probe, _, rest = name.partition(":")
-        fld = rest[:-3] if rest.endswith("_uM") else rest
+    for k, (probe, fld) in enumerate(columns, start=1):
         series.setdefault(fld, {})[probe] = data[:, k]
-    return data[:, 0], series, header
+    return data[:, 0], series
 
 
 def use_log_time(t: np.ndarray) -> bool:
@@ -49,10 +47,9 @@ def use_log_time(t: np.ndarray) -> bool:
 
 
 def plot_probes(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") -> tuple[Path, bool] | None:
-    path = Path(run_dir) / "probes.csv"
-    if not path.is_file():
+    if not (Path(run_dir) / PROBES).is_file():
         return None
-    t, series, _ = read_probes(path)
+    t, series = read_probes(run_dir)
     if not series or t.size == 0:
         return None
     import matplotlib
@@ -92,10 +89,12 @@ def plot_probes(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") 
 
 
 def plot_metrics(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") -> Path | None:
-    path = Path(run_dir) / "metrics.json"
-    if not path.is_file():
+    if not (Path(run_dir) / METRICS).is_file():
         return None
-    m = json.loads(path.read_text())
+    try:
+        m = RunDirectory(run_dir).metrics()
+    except ValueError as exc:
+        raise RenderError(f"{Path(run_dir) / 'metrics.json'} is unreadable ({exc})") from None
     import matplotlib
 
     fs = 10.5 * _font_scale(size)
@@ -104,39 +103,37 @@ def plot_metrics(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "")
                                 "xtick.labelsize": 0.85 * fs, "ytick.labelsize": 0.85 * fs}):
         axes = fig.subplots(2, 2, squeeze=False).ravel()
         # 1. peak and mean per compartment and ion
-        comps = m.get("compartments", {})
         labels, peaks, means = [], [], []
-        for c, per_ion in comps.items():
+        for c, per_ion in m.compartments.items():
             for ion, d in per_ion.items():
                 labels.append(f"{c}\n{ion}")
-                peaks.append(d.get("peak_uM", np.nan))
-                means.append(d.get("mean_uM", np.nan))
+                peaks.append(d.peak_uM)
+                means.append(d.mean_uM)
         _bars(axes[0], labels, {"peak": peaks, "mean": means}, "[ion] (µM)",
               "per compartment (peak, mean)")
         # 2. peak per surface
-        surfs = m.get("surfaces", {})
         labels, peaks = [], []
-        for s, per_ion in surfs.items():
+        for s, per_ion in m.surfaces.items():
             for ion, d in per_ion.items():
                 labels.append(f"{s}\n{ion}")
-                peaks.append(d.get("peak_uM", np.nan))
+                peaks.append(d.peak_uM)
         _bars(axes[1], labels, {"peak": peaks}, "[ion] (µM)", "at surfaces (peak)")
         # 3. amount moved by each flux plugin
         labels, amounts = [], []
-        for f, per_ion in m.get("fluxes", {}).items():
+        for f, per_ion in (m.fluxes or {}).items():
             for ion, d in per_ion.items():
                 labels.append(f"{f}\n{ion}")
-                amounts.append(d.get("amount_amol", np.nan))
+                amounts.append(d.amount_amol)
         _bars(axes[2], labels, {"amount": amounts}, "amount moved (amol)",
               "membrane fluxes (source → target)", signed=True)
         # 4. mass balance
         labels, errors = [], []
-        for ion, d in m.get("mass_balance", {}).items():
+        for ion, d in (m.mass_balance or {}).items():
             labels.append(ion)
-            errors.append(abs(d.get("relative_error", np.nan)))
+            errors.append(abs(d.relative_error))
         _bars(axes[3], labels, {"|relative error|": errors}, "|relative error|",
               "mass balance", floor=1e-17)
-        fig.suptitle(f"{name}: metrics at t = {m.get('time_ms', float('nan')):.4g} ms",
+        fig.suptitle(f"{name}: metrics at t = {m.time_ms:.4g} ms",
                      fontsize=1.15 * fs, weight="bold")
         fig.tight_layout(rect=(0, 0, 1, 0.96))
     out = out_dir / "metrics.png"
@@ -196,7 +193,7 @@ def plot(run_dir, out=None, size=(1024, 768)) -> PlotResult:
         raise RenderError(f"{run_dir}: no such directory")
     if isinstance(size, str):
         size = parse_size(size)
-    if not (run_dir / "probes.csv").is_file() and not (run_dir / "metrics.json").is_file():
+    if not (run_dir / PROBES).is_file() and not (run_dir / METRICS).is_file():
         raise RenderError(f"{run_dir} has neither probes.csv nor metrics.json: not a run directory")
     out_dir = Path(out) if out else run_dir / "render"
     try:
@@ -204,9 +201,9 @@ def plot(run_dir, out=None, size=(1024, 768)) -> PlotResult:
     except OSError as exc:
         raise RenderError(f"cannot write to {out_dir} ({exc.strerror}); choose --out") from None
     name = run_dir.name
-    mpath = run_dir / "manifest.json"
-    if mpath.is_file():
-        name = ((json.loads(mpath.read_text()).get("case") or {}).get("case") or {}).get("name") or name
+    rundir = RunDirectory(run_dir)
+    if rundir.file(MANIFEST).is_file():
+        name = (rundir.manifest().case.get("case") or {}).get("name") or name
     result = PlotResult()
     probes = plot_probes(run_dir, out_dir, size, name)
     if probes is None:

@@ -2,25 +2,28 @@
 
 A sweep file (TOML) names a base case, the dotted path of the parameter and its values, optional
 overrides applied to every run, and the metrics to tabulate (dotted paths into metrics.json,
-plus ratios of two of them). Runs go one after the other in this process, each into its own
-run directory; summary.csv collects the table. A run already complete in its directory (same
-case hash, status completed) is reused, so an interrupted sweep continues where it stopped.
+checked against its schema (records.Metrics), plus ratios of two of them). Paths are those of
+Case.replace (edit.py): list entries by name, e.g. `buffers.EGTA.total`. Runs go one after the
+other in this process, each into its own run directory; summary.csv collects the table. A run
+already complete in its directory (same case hash, status completed or steady state) is reused,
+so an interrupted sweep continues where it stopped.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
+from . import edit
 from .case import CaseError, Problem, case_from_dict
 from .limits import InputError, read_toml
 from .quantities import Strict
+from .records import Metrics
+from .rundir import RunDirectory
 
 
 class SweepSpec(Strict):
@@ -29,8 +32,6 @@ class SweepSpec(Strict):
     parameter: str                                # dotted path, e.g. "geometry.gap"
     values: list[Any] = Field(min_length=1)
     overrides: dict[str, Any] = {}                # dotted path → value, for every run
-    # TODO: check these paths against the metrics.json schema (docs: metrics.json in README's
-    # "What you get"; the schema itself is being written in another issue)
     metrics: dict[str, str] = {}                  # column → dotted path into metrics.json
     ratios: dict[str, tuple[str, str]] = {}       # column → (numerator column, denominator column)
 
@@ -52,28 +53,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
                                  e["msg"].removeprefix("Value error, ")) for e in exc.errors()]) from None
     problems = [Problem(str(path), f"sweep.ratios.{k}", f"{a!r} or {b!r} is not a metrics column")
                 for k, (a, b) in spec.ratios.items() if a not in spec.metrics or b not in spec.metrics]
+    problems += [Problem(str(path), f"sweep.metrics.{k}", why) for k, p in spec.metrics.items()
+                 if (why := Metrics.path_problem(p))]
     if problems:
         raise CaseError(problems)
     return spec
-
-
-def _set(raw: dict, dotted: str, value: Any, where: str) -> None:
-    keys = dotted.split(".")
-    node = raw
-    for i, k in enumerate(keys[:-1]):
-        if not isinstance(node, dict) or k not in node:
-            raise CaseError([Problem(where, dotted, f"the base case has no {'.'.join(keys[:i + 1])!r}")])
-        node = node[k]
-    if not isinstance(node, dict):
-        raise CaseError([Problem(where, dotted, f"{'.'.join(keys[:-1])!r} in the base case is not a "
-                                 "table; give the dotted path of a key in a table")])
-    node[keys[-1]] = value
-
-
-def _get(data: dict, dotted: str) -> Any:
-    for k in dotted.split("."):
-        data = data[k]
-    return data
 
 
 def run_label(parameter: str, value: Any) -> str:
@@ -91,13 +75,14 @@ def sweep_cases(path: str | Path):
         raise CaseError([Problem(str(path), "sweep.case", f"{spec.case!r} ({base_path}) {exc}")]) from None
     cases, problems = [], []
     for value in spec.values:
-        raw = copy.deepcopy(base)
         try:
-            for k, v in spec.overrides.items():
-                _set(raw, k, v, str(path))
-            _set(raw, spec.parameter, value, str(path))
-            cases.append((value, run_label(spec.parameter, value),
-                          case_from_dict(raw, str(base_path))))
+            # the base case need not be valid alone: the changes are made, then it is checked
+            raw, where = edit.apply(base, {**spec.overrides, spec.parameter: value}, str(path))
+            try:
+                case = case_from_dict(raw, str(base_path))
+            except CaseError as exc:
+                raise edit.rename_problems(exc, where) from None
+            cases.append((value, run_label(spec.parameter, value), case))
         except CaseError as exc:
             problems += [Problem(p.file, f"{spec.parameter} = {value!r}: {p.path}", p.message)
                          for p in exc.problems]
@@ -106,34 +91,28 @@ def sweep_cases(path: str | Path):
     return spec, cases
 
 
-def run_sweep(path: str | Path, out_dir: str | Path, quiet: bool = True) -> Path:
-    """Run every value; write out_dir/summary.csv; return its path."""
-    from .run import run
+def run_sweep(path: str | Path, out_dir: str | Path, quiet: bool = True, simulations=None) -> Path:
+    """Run every value; write out_dir/summary.csv; return its path. `simulations`: the cases
+    already built (the CLI builds each once to check it), in the order of sweep_cases."""
+    from .simulation import Simulation
+
     spec, cases = sweep_cases(path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = [spec.parameter, "status", *spec.metrics, *spec.ratios]
     rows = []
-    for value, label, case in cases:
-        run_dir = out_dir / label
-        if not _complete(run_dir, case.sha256):
-            run(case, run_dir, quiet=quiet)
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        row = {spec.parameter: value, "status": manifest["status"]}
-        row.update({col: _get(metrics, p) for col, p in spec.metrics.items()})
+    for k, (value, label, case) in enumerate(cases):
+        rundir = RunDirectory(out_dir / label)
+        if not rundir.is_complete(case.sha256):
+            sim = simulations[k] if simulations is not None else Simulation(case)
+            sim.run(out=rundir.path, overwrite=True, progress=not quiet)
+        metrics = rundir.metrics()
+        row = {spec.parameter: value, "status": str(rundir.manifest().status)}
+        row.update({col: metrics.value(p) for col, p in spec.metrics.items()})
         row.update({col: row[a] / row[b] if row[b] else float("nan") for col, (a, b) in spec.ratios.items()})
         rows.append(row)
         _write(out_dir / "summary.csv", columns, rows)
     return out_dir / "summary.csv"
-
-
-def _complete(run_dir: Path, sha256: str) -> bool:
-    try:
-        m = json.loads((run_dir / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return m.get("case_sha256") == sha256 and m.get("status") in ("completed", "steady state")
 
 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:

@@ -30,7 +30,7 @@ def flux_presets() -> dict[str, dict[str, FluxPreset]]:
     """model → preset name → FluxPreset, from fluxes.toml.
 
     Each parameter is written `name = { value = "0.15 pA", ref = "Vais2010" }`, with
-    `checked = false` where the value comes from a secondary source (REFERENCES.md ◇).
+    `checked = false` where the value comes from a secondary source (docs/references.md ◇).
     """
     raw = tomllib.loads(files(__package__).joinpath("fluxes.toml").read_text("utf-8"))
     out: dict[str, dict[str, FluxPreset]] = {}

@@ -54,13 +54,15 @@ def make_scale(values: np.ndarray, log: bool = True, clim: tuple[float, float] |
     """Colour limits = the data range (positive values on a log scale). A uniform field gets ±5 %
     so the bar has a width; `clim` overrides (µM)."""
     v = np.asarray(values, float)
+    # NaN marks cells where the field does not exist (a bound state outside its buffer's
+    # compartments): drawn grey, as values ≤ 0 are on a log scale
+    n_nonpos = int(np.sum(~np.isfinite(v)))
     v = v[np.isfinite(v)]
     if v.size == 0:
         raise RenderError("the field has no finite value to colour")
-    n_nonpos = 0
     if log:
         pos = v[v > 0]
-        n_nonpos = int(v.size - pos.size)
+        n_nonpos += int(v.size - pos.size)
         if pos.size == 0:
             log, pos = False, v
         v = pos

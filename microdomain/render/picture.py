@@ -134,7 +134,7 @@ def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
                 cb.ax.text(x, 0.5, fmt_conc(value, sig), transform=cb.ax.transAxes, ha=ha,
                            va="center", fontsize=0.9 * fs)
         if scale.n_nonpositive:
-            fig.text(0.995, 0.005, f"grey: {scale.n_nonpositive} cells ≤ 0 (field absent there)",
+            fig.text(0.995, 0.005, f"grey: {scale.n_nonpositive} cells where the field is absent",
                      ha="right", va="bottom", fontsize=0.75 * fs, color="0.4")
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())

@@ -90,8 +90,9 @@ def render(run_dir, field: str | None = None, time=None, frame: int | None = Non
     if run.kind != "1d" and run.surface_set() is None and run.surface_note:
         notes.append(run.surface_note)              # an older run directory: no surfaces.vtu
     levels = iso_levels(scale, focus_lo, focus_hi)
-    if scale.n_nonpositive and log:
-        notes.append(f"{scale.n_nonpositive} cells hold {name} ≤ 0 (where it is absent): drawn grey")
+    if scale.n_nonpositive:
+        notes.append(f"{scale.n_nonpositive} cells where {name} is absent (NaN) or ≤ 0 on a log "
+                     "scale: drawn grey")
     renderer = Renderer3D(pv, size)
     images, paths = [], []
     try:
@@ -137,7 +138,7 @@ def _write_animation(images: list[np.ndarray], stem: Path, fps: float, notes: li
 
     if importlib.util.find_spec("imageio") is None or importlib.util.find_spec("imageio_ffmpeg") is None:
         notes.append("MP4 skipped: imageio and imageio-ffmpeg are not installed "
-                     "(pip install imageio imageio-ffmpeg)")
+                     "(pip install 'microdomain[video]')")
         return paths
     import imageio.v2 as imageio
 

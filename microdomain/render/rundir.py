@@ -3,13 +3,13 @@ manifest (case, mesh axes, compartment and surface names) and the named surfaces
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .. import rundir as rd
 from .common import RenderError, _pyvista, fmt_time, parse_time
 
 
@@ -43,25 +43,24 @@ class RunDir:
         self.path = Path(path)
         if not self.path.is_dir():
             raise RenderError(f"{self.path}: no such directory")
-        pvd = self.path / "fields.pvd"
-        if not pvd.is_file():
-            raise RenderError(f"{self.path} has no fields.pvd: not a run directory "
-                              "(write one with `microdomain run CASE.toml --out DIR`)")
+        run = rd.RunDirectory(self.path)
         try:
-            sets = ET.parse(pvd).getroot().findall(".//DataSet")
+            frames = run.frames()
+        except rd.NotARunError as exc:
+            raise RenderError(str(exc)) from None
         except ET.ParseError as exc:
-            raise RenderError(f"{pvd}: unreadable ({exc})") from None
-        frames = []
-        for s in sets:
-            f = self.path / s.get("file", "")
-            if f.is_file():
-                frames.append((float(s.get("timestep", "nan")), f))
+            raise RenderError(f"{run.file(rd.FIELDS)}: unreadable ({exc})") from None
         if not frames:
-            raise RenderError(f"{pvd} lists no frame that exists")
-        self.frames = [FrameRef(i, t, f) for i, (t, f) in enumerate(frames)]
+            raise RenderError(f"{run.file(rd.FIELDS)} lists no frame that exists")
+        self.frames = [FrameRef(f.index, f.time, f.path) for f in frames]
         self.times = np.array([f.time for f in self.frames])
-        mpath = self.path / "manifest.json"
-        self.manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
+        try:
+            manifest = run.manifest()
+        except (rd.NotARunError, ValueError):
+            manifest = None           # frames alone still make pictures
+        # the typed record as plain data: the case (normalised) and the mesh statistics are
+        # free-form tables that pictures look into
+        self.manifest = manifest.to_json() if manifest else {}
         self.case = self.manifest.get("case") or {}
         self._cache: dict[int, object] = {}
         self._surface_set: SurfaceSet | None = None
@@ -133,7 +132,7 @@ class RunDir:
         if self._surfaces_read:
             return self._surface_set
         self._surfaces_read = True
-        path = self.path / "surfaces.vtu"
+        path = self.path / rd.SURFACES
         listed = self.mesh_info.get("surfaces")
         if not path.is_file():
             if listed or listed is None:

@@ -1,5 +1,5 @@
 """Closed-form solutions for a point source of Ca²⁺ on a flat membrane (half-space) and for
-well-mixed binding; internal units (µm, ms, µM; σ in µM·µm³/ms). Sources: shared REFERENCES.md.
+well-mixed binding; internal units (µm, ms, µM; σ in µM·µm³/ms). Sources: docs/references.md.
 
 A source on a no-flux wall is a full-space source of 2σ, hence the 2π (not 4π) below.
 """

@@ -10,7 +10,7 @@ wall (cosines on a box; J0(j1·r/R)·cos(πz/H) on a cylinder, j1 the first zero
 
     c_m  = c0  + a·φ(x)·g(t),       cb_m = cb0 + β·φ(x)·g(t),   (b_m = B_T − cb_m)
 
-so the sources that make (c_m, cb_m) exact are (REFERENCES.md, written for the bound state)
+so the sources that make (c_m, cb_m) exact are (docs/references.md, written here for the bound state)
 
     S_c  = a·φ·(g' + D_c·k²·g) + R,     S_cb = β·φ·(g' + D_B·k²·g) − R,   R = kon c_m b_m − koff cb_m.
 

@@ -2,14 +2,12 @@
 same physics, times and tolerances on a coarser mesh), the cases themselves with `-m slow`.
 A run that ends early (negativity, a failed Newton, dt below its minimum) fails here."""
 
-import json
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from microdomain.case import case_from_dict, load_case
-from microdomain.run import run
+import microdomain as md
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL = sorted((ROOT / "cases").glob("*.toml"))
@@ -33,29 +31,27 @@ def coarse(raw: dict) -> dict:
     return raw
 
 
-def _check(out: Path, status: str, end: float):
-    assert status in ("completed", "steady state"), status
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["time_ms"] == pytest.approx(end, rel=1e-9) or status == "steady state"
-    if "steady" in m:
-        for ion, b in m["steady"]["balance"].items():
-            assert abs(b["relative_imbalance"]) < 1e-9, ion
+def _check(res: md.Result, end: float):
+    assert res.status.finished, (res.status, res.manifest.message)
+    m = res.metrics
+    assert m.time_ms == pytest.approx(end, rel=1e-9) or res.status == md.Status.STEADY_STATE
+    if m.steady is not None:
+        for ion, b in m.steady.balance.items():
+            assert abs(b.relative_imbalance) < 1e-9, ion
     else:
-        for ion, b in m["mass_balance"].items():
-            assert abs(b["relative_error"]) < 1e-9, ion
+        for ion, b in m.mass_balance.items():
+            assert abs(b.relative_error) < 1e-9, ion
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_coarse_variant_runs_to_its_end(path, tmp_path):
     raw = coarse(tomllib.loads(path.read_text()))
-    case = case_from_dict(raw, str(path))
-    status, out = run(case, tmp_path, quiet=True)
-    _check(out, status, case.time.end)
+    case = md.case_from_dict(raw, str(path))
+    _check(md.Simulation(case).run(out=tmp_path), case.time.end)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_case_runs_to_its_end(path, tmp_path):
-    case = load_case(path)
-    status, out = run(case, tmp_path, quiet=True)
-    _check(out, status, case.time.end)
+    case = md.load_case(path)
+    _check(md.Simulation(case).run(out=tmp_path), case.time.end)

@@ -25,8 +25,8 @@ def _box(length_um: float, cells: int, compartments=None, surfaces=None, **extra
 def _run(raw, times):
     _, domain, system = build(raw)
     rec = FrameRecorder()
-    _, _, stepper = integrate(system, times[-1], times, [rec])
-    return domain, np.array(rec.states), stepper
+    _, _, res = integrate(system, times[-1], times, [rec])
+    return domain, np.array(rec.states), res
 
 
 @pytest.mark.parametrize("n", [1, 2])

@@ -2,9 +2,8 @@
 (V/dt + T)·U1 = V/dt·U0 + g built from the assembled operator, with either linear strategy,
 below and above 46 340 cells (where int32 sparse-pattern keys used to overflow, ef7453a).
 
-Single-cell meshes and immobile buffers (an empty transport matrix) crash on an int64 bincount
-in stepper.py: strict expected failures until the core is patched (then they fail as XPASS:
-remove the markers).
+Single-cell meshes and immobile buffers (an empty transport matrix) once crashed on an int64
+bincount in the time loop; they run now, and these tests keep it so.
 """
 
 from __future__ import annotations

@@ -6,48 +6,42 @@ references, at the tolerances README.md states:
   0.07 % at 50–200 nm;
 - nanodomain_bapta: within 0.15 % of the BVP reference at 20–200 nm (no closed form holds).
 
-Every parameter comes from the case file itself; probes.csv's last row is the steady state.
+Every parameter comes from the case file itself; the probes' last values are the steady state.
 At 10 nm the 2 nm disk the channel is modelled as differs from the references' point
 (hemisphere) source by ~a²/(8r²) = 0.5 %, so the comparisons start at 20 nm.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from microdomain.case import load_case
-from microdomain.run import run
+import microdomain as md
 from microdomain.units import current_to_molar_flow
 from microdomain.verification import analytic
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(name: str, tmp_path_factory) -> dict:
-    case = load_case(ROOT / "cases" / f"{name}.toml")
-    out = tmp_path_factory.mktemp(name)
-    status, _ = run(case, out, quiet=True)
-    with open(out / "probes.csv", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, last = rows[0], [float(v) for v in rows[-1]]
-    return {"case": case, "status": status, "values": dict(zip(header, last)),
-            "manifest": json.loads((out / "manifest.json").read_text()),
-            "metrics": json.loads((out / "metrics.json").read_text())}
+def _run(name: str) -> dict:
+    case = md.load_case(ROOT / "cases" / f"{name}.toml")
+    res = md.Simulation(case).run()
+    last = res.probes[res.probes["time_ms"] == res.probes["time_ms"].iloc[-1]]
+    return {"case": case, "status": res.status,
+            "values": {(p, f): v for p, f, v in zip(last["probe"], last["field"], last["value"])},
+            "manifest": res.manifest, "metrics": res.metrics}
 
 
 @pytest.fixture(scope="module")
-def egta(tmp_path_factory):
-    return _run("nanodomain_egta", tmp_path_factory)
+def egta():
+    return _run("nanodomain_egta")
 
 
 @pytest.fixture(scope="module")
-def bapta(tmp_path_factory):
-    return _run("nanodomain_bapta", tmp_path_factory)
+def bapta():
+    return _run("nanodomain_bapta")
 
 
 def _parameters(case) -> dict:
@@ -68,14 +62,14 @@ def _parameters(case) -> dict:
 
 
 def _profile(result, r_min=0.0195):
-    """(r, simulated c) for every wall probe at r ≥ 20 nm, from probes.csv's last row."""
+    """(r, simulated c) for every wall probe at r ≥ 20 nm, from the probes' last values."""
     p = _parameters(result["case"])
     r, c = [], []
     for probe in result["case"].output.probes:
         x, z = probe.at
         if z == 0 and x >= r_min:
             r.append(x)
-            c.append(result["values"][f"{probe.name}:{p['ion']}_uM"])
+            c.append(result["values"][(probe.name, p["ion"])])
     assert len(r) >= 3, "the case needs probes on the wall at r >= 20 nm"
     return np.array(r), np.array(c), p
 
@@ -87,12 +81,12 @@ def _reference(r, p):
 
 def _steady_balance(result) -> float:
     """Net inflow at the steady state (bath + channel), relative to the largest single inflow."""
-    return abs(result["metrics"]["steady"]["balance"]["Ca"]["relative_imbalance"])
+    return abs(result["metrics"].steady.balance["Ca"].relative_imbalance)
 
 
 def test_egta_reaches_steady_state(egta):
     assert egta["status"] == "steady state"
-    assert egta["manifest"]["solver"]["steady_solve"]["iterations"] < 30
+    assert egta["manifest"].solver["steady_solve"]["iterations"] < 30
     assert _steady_balance(egta) < 1e-9
 
 
@@ -122,7 +116,7 @@ def test_bapta_matches_the_bvp_reference(bapta):
 
 
 def test_bapta_collapses_the_domain_more_than_egta(egta, bapta):
-    """Published contrast (REFERENCES.md, item 7): at 100 nm BAPTA lowers [Ca2+] far more than
+    """Published contrast (docs/references.md, published result 7): at 100 nm BAPTA lowers [Ca2+] far more than
     EGTA; here only the ordering is asserted, the numbers are the references' business."""
     re, ce, pe = _profile(egta)
     rb, cb, pb = _profile(bapta)

@@ -19,7 +19,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 @pytest.fixture(scope="session")
 def offscreen_opengl():
     """Skip the rendering tests, with the reason, where no off-screen OpenGL exists (no EGL /
-    Mesa): DESIGN.md 'Stack facts' lists the Debian packages that provide it."""
+    Mesa): docs/design.md, 'Stack facts', lists the Debian packages that provide it."""
     from microdomain.render import _pyvista
 
     pv = _pyvista()
@@ -34,11 +34,10 @@ def offscreen_opengl():
 
 
 def _run(raw: dict, name: str, out):
-    from microdomain.case import case_from_dict
-    from microdomain.run import run
+    import microdomain as md
 
-    status, _ = run(case_from_dict(raw, name), out, quiet=True)
-    assert status in ("completed", "steady state"), status
+    res = md.Simulation(md.case_from_dict(raw, name)).run(out=out)
+    assert res.status in (md.Status.COMPLETED, md.Status.STEADY_STATE), res.status
     return out
 
 

@@ -4,12 +4,13 @@ the case; a run directory without surfaces.vtu (older versions) renders without 
 import json
 import shutil
 
-import meshio
 import numpy as np
 import pytest
+import pyvista as pv
 from PIL import Image
 
 from microdomain.render import RunDir, render
+from microdomain.rundir import RunDirectory
 from microdomain.render.topology import grid_facets, match_points
 
 offscreen = pytest.mark.usefixtures("offscreen_opengl")
@@ -24,11 +25,10 @@ def test_surfaces_are_the_face_sets_of_surfaces_vtu_placed_on_the_frames(box3d_r
     run = RunDir(box3d_run)
     assert [(s["name"], s["role"]) for s in run.surfaces()] == [("channel", "flux"),
                                                                  ("er_membrane", "flux")]
-    ids = np.concatenate(meshio.read(box3d_run / "surfaces.vtu").cell_data["surface"])
+    ids = np.asarray(pv.read(box3d_run / "surfaces.vtu").cell_data["surface"])
     grid = run.read(0)
     fac = grid_facets(grid)
-    for k, name in enumerate(json.loads((box3d_run / "manifest.json").read_text())
-                             ["mesh"]["surfaces"]):
+    for k, name in enumerate(RunDirectory(box3d_run).manifest().mesh.surfaces):
         found = run.surface_facets(name, fac, np.asarray(grid.points))
         assert sum(len(f) for f in found) == np.sum(ids == k) > 0
 

@@ -5,17 +5,16 @@ Every model is built from its preset in microdomain/parameters/fluxes.toml (plus
 case has to give, such as `ip3` or `agonist`), the way `[[fluxes]] preset = ...` builds it.
 """
 
-import json
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+import microdomain as md
 from microdomain import fluxes
 from microdomain.case import case_from_dict
 from microdomain.fluxes import FluxContext
 from microdomain.parameters import flux_presets
-from microdomain.run import run
 from microdomain.units import current_to_molar_flow, to_internal
 
 from tests.helpers import small_case
@@ -513,9 +512,9 @@ def test_gated_release_and_serca_conserve_calcium_in_a_run(tmp_path):
                 {"model": "leak", "preset": "er_illustrative", "surface": "er_membrane", "from": "er",
                  "to": "cytosol", "label": "leak"}],
         time={"end": "5 ms"})
-    status, out = run(case_from_dict(case, "conserve.toml"), tmp_path, quiet=True)
-    assert status == "completed"
-    m = json.loads((out / "metrics.json").read_text())
+    res = md.Simulation(case_from_dict(case, "conserve.toml")).run()
+    assert res.status == "completed"
+    m = res.metrics.to_json()
     balance = m["mass_balance"]["Ca"]
     assert abs(balance["relative_error"]) <= 1e-9
     assert balance["outside_inflow_amol"] == 0.0

@@ -2,8 +2,6 @@
 checkpoint, convergence in time at the method's order, resume, and sensors reading a remote
 compartment (SOCE sensing the ER)."""
 
-import csv
-import json
 import os
 import signal
 
@@ -19,6 +17,7 @@ from microdomain.observers import read_checkpoint
 from microdomain.parameters import flux_presets
 from microdomain.quantities import Strict
 from microdomain.run import run
+from microdomain.rundir import RunDirectory, wide_rows
 from microdomain.units import to_internal
 
 from tests.helpers import small_case
@@ -53,8 +52,16 @@ def gated_case(**time):
 
 
 def read_csv(path):
-    rows = list(csv.reader(path.read_text().splitlines()))
-    return rows[0], np.array([[float(x) for x in r] for r in rows[1:]])
+    """(header, rows) of a run's probes.csv or fluxes.csv, read through the run directory, one
+    column per probe and field (or flux and quantity): `time_ms`, `ip3r:Ca`, `ip3r:h`."""
+    rundir = RunDirectory(path.parent)
+    table = rundir.fluxes() if path.name == "fluxes.csv" else rundir.probes()
+    keys, rows = wide_rows(table, ["flux" if path.name == "fluxes.csv" else "probe", "field"])
+    return ["time_ms"] + [f"{a}:{b}" for a, b in keys], np.array(rows)
+
+
+def read_metrics(out) -> dict:
+    return RunDirectory(out).metrics().to_json()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,7 @@ def gated_run(tmp_path_factory):
 
 def test_fluxes_csv_records_the_flow_and_a_falling_inactivation_gate(gated_run):
     header, data = read_csv(gated_run / "fluxes.csv")
-    assert header == ["time_ms", "ip3r:Ca_amol_per_ms", "ip3r:h"]
+    assert header == ["time_ms", "ip3r:Ca", "ip3r:h"]
     t, flow, h = data.T
     assert t[0] == 0 and t[-1] == pytest.approx(20.0) and np.all(np.diff(t) > 0)
     # h starts at the Li–Rinzel steady state for the cytosolic [Ca²⁺] at the channel mouth: the
@@ -83,7 +90,7 @@ def test_fluxes_csv_records_the_flow_and_a_falling_inactivation_gate(gated_run):
 def test_fluxes_csv_flows_add_up_to_the_metrics_totals(gated_run):
     _, data = read_csv(gated_run / "fluxes.csv")
     t, flow, h = data.T
-    m = json.loads((gated_run / "metrics.json").read_text())
+    m = read_metrics(gated_run)
     amount = m["fluxes"]["ip3r"]["Ca"]["amount_amol"]
     # each row holds the mean flow over the step that ended at its time
     assert np.sum(flow[1:] * np.diff(t)) == pytest.approx(amount, rel=1e-6)
@@ -123,7 +130,7 @@ def test_an_interrupted_gated_run_resumes_with_its_gates(tmp_path, monkeypatch):
 
     status, _ = run(case, out, quiet=True, resume=True)
     assert status == "completed"
-    m, m_ref = (json.loads((d / "metrics.json").read_text()) for d in (out, ref))
+    m, m_ref = (read_metrics(d) for d in (out, ref))
     assert m["time_ms"] == pytest.approx(20.0)
     assert m["gates"]["ip3r"]["h"]["mean"] == pytest.approx(m_ref["gates"]["ip3r"]["h"]["mean"], rel=1e-3)
     for comp in ("cytosol", "er"):
@@ -154,7 +161,7 @@ def test_metrics_gate_mean_is_the_area_weighted_mean_of_fluxes_csv(tmp_path):
                          {"name": "er", "x": ["0.5 um", "1 um"], "y": ["0 um", "0.5 um"]}],
         "surfaces": [{"name": "er_membrane", "between": ["er", "cytosol"]}]}
     run(case_from_dict(raw, "graded.toml"), tmp_path, quiet=True)
-    m = json.loads((tmp_path / "metrics.json").read_text())
+    m = read_metrics(tmp_path)
     values = read_checkpoint(tmp_path / "checkpoint.npz")[0].gates["ip3r"]["h"]
     assert values.max() - values.min() > 2e-4           # the gate differs between faces
     header, data = read_csv(tmp_path / "fluxes.csv")
@@ -188,7 +195,7 @@ def soce_case(er_initial, tau=None, drain=False, sensor=None):
 def run_case(raw, out):
     status, _ = run(case_from_dict(raw, "soce.toml"), out, quiet=True)
     assert status == "completed"
-    m = json.loads((out / "metrics.json").read_text())
+    m = read_metrics(out)
     return m, read_csv(out / "probes.csv")[1][-1][1]
 
 

@@ -97,7 +97,9 @@ def mutated_cases(draw):
 
 
 def _stub_model(case):
-    return SimpleNamespace(domain=SimpleNamespace(n_cells=0), chemistry=SimpleNamespace(unknowns=[]))
+    # stands in for the Simulation `validate` builds
+    return SimpleNamespace(domain=SimpleNamespace(n_cells=0),
+                           system=SimpleNamespace(chemistry=SimpleNamespace(unknowns=[])))
 
 
 @settings(max_examples=500, deadline=2000, derandomize=True, database=None,

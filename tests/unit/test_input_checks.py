@@ -365,10 +365,28 @@ def test_an_unreadable_sweep_file(tmp_path, data, why):
     assert why in err.getvalue()
 
 
-def test_a_sweep_parameter_below_a_list(tmp_path, monkeypatch):
+def test_a_sweep_parameter_naming_a_whole_list_entry(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_check_model", _no_model_build)
     status, err = validate(_sweep(tmp_path, parameter="species.0"))
-    assert status == 2 and "'species' in the base case is not a table" in err
+    assert status == 2 and "'species.0' is a whole [[species]] entry" in err
+
+
+def test_a_sweep_parameter_reaches_list_entries_by_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_check_model", lambda case: None)
+    status, err = validate(_sweep(tmp_path, parameter="species.Ca.D.cytosol",
+                                  values=["200 um**2/s", "250 um**2/s"]))
+    assert status == 0, err
+    status, err = validate(_sweep(tmp_path, parameter="species.Cx.D", values=["1 um**2/s"]))
+    assert status == 2 and "species.Cx: no entry named 'Cx'; names: Ca" in err
+
+
+def test_sweep_metrics_are_checked_against_the_metrics_schema(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_check_model", _no_model_build)
+    status, err = validate(_sweep(tmp_path, metrics={"peak": "surfaces.omm_mam_patch.Ca.peak"}))
+    assert status == 2 and "sweep.metrics.peak" in err and "no key 'peak'" in err
+    assert "keys: peak_uM, peak_time_ms" in err
+    status, err = validate(_sweep(tmp_path, metrics={"x": "compartments.matrix.Ca"}, ratios={}))
+    assert status == 2 and "names a table, not a number" in err
 
 
 def test_a_sweep_over_a_case_with_a_broken_mesh_file_is_exit_2_before_running(tmp_path, monkeypatch):

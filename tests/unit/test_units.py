@@ -20,7 +20,7 @@ def test_conversion_to_internal_units(text, kind, expected):
 
 
 def test_one_picoampere_of_calcium_is_5_182_uM_um3_per_ms():
-    # REFERENCES.md: 1 pA of Ca2+ = 5.182e-18 mol/s = 5.182 uM*um^3/ms
+    # docs/references.md: 1 pA of Ca2+ = 5.182e-18 mol/s = 5.182 uM*um^3/ms
     assert current_to_molar_flow(1.0, 2) == pytest.approx(5.182, rel=1e-3)
     assert current_to_molar_flow(1.0, 1) == pytest.approx(2 * current_to_molar_flow(1.0, 2))
 

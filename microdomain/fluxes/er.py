@@ -19,7 +19,7 @@ class Ip3rParams(ClusterParams):
     mode: Literal["open", "gated"] = "open"
     open_probability: float = Field(1.0, ge=0, le=1)      # mode "open"
     ip3: Concentration | None = Field(None, ge=0)          # mode "gated": [IP3] (µM)
-    # Li–Rinzel reduction of the De Young–Keizer model (REFERENCES.md ✔)
+    # Li–Rinzel reduction of the De Young–Keizer model (docs/references.md: checked values)
     a2: SecondOrderRate = Field(2e-4, gt=0)      # 0.2 /uM/s: inactivation binding rate
     d1: Concentration = Field(0.13, gt=0)        # IP3 activation
     d2: Concentration = Field(1.049, gt=0)       # Ca2+ inactivation

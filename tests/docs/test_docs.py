@@ -101,9 +101,6 @@ def test_the_repository_cites_no_document_it_does_not_hold():
                              check=True).stdout.split()
     if not tracked:
         pytest.skip("not a git checkout")
-    # microdomain/fluxes/ is being rewritten in another branch: its one comment naming the old
-    # REFERENCES.md changes there (the values it cites are in docs/references.md)
-    allowed = {"microdomain/fluxes/er.py: REFERENCES.md"}
     offenders = []
     for name in tracked:
         path = ROOT / name
@@ -113,7 +110,7 @@ def test_the_repository_cites_no_document_it_does_not_hold():
         for ref in ("DESIGN.md", "REFERENCES.md", "shared/"):
             if ref in text and path != ROOT / "tests" / "docs" / "test_docs.py":
                 offenders.append(f"{name}: {ref}")
-    assert not set(offenders) - allowed, offenders
+    assert not offenders, offenders
 
 
 def test_docs_link_only_to_files_that_exist():

@@ -4,16 +4,16 @@
 
 anchors/floor.py takes backward-Euler steps, and floor.converged_be solves them exactly; both
 carry BE's own time error (first order: 28 % of Ca near the channel after 5 steps of 0.01 ms at
-n = 16, halving with dt — 16 %, 8.3 %, 4.3 % — and 34 % at n = 64). This module integrates the same semi-discrete
-problem — floor.box's operator and source, the same reaction — with an explicit high-order
-Runge–Kutta method (scipy's DOP853) at a tight tolerance, so a method's deviation from it is
-its time error alone, on identical space discretisation.
+n = 16, halving with dt — 16 %, 8.3 %, 4.3 % — and 34 % at n = 64). This module integrates the
+same semi-discrete problem — floor.box's operator and source, the same reaction — with an
+explicit high-order Runge–Kutta method (scipy's DOP853) at a tight tolerance, so a method's
+deviation from it is its time error alone, on identical space discretisation.
 
 Why explicit: the fastest decay rates (diffusion across a cell, ~12·D/h² ≈ 1.1e4 /ms at n = 64,
-and binding, kon·B_free ≈ 4 /ms) make DOP853 stability-limited: 1505 right-hand sides to 0.05 ms at n = 64
-(12 CPU s), each a handful of sparse products, with no factorisation of a 3D system. The
-tolerance (rtol 1e-10, atol 1e-10 µM) leaves it far below every error compared (rtol 1e-8 and
-1e-10 agree to 1e-9 relative on Ca at n = 16 and at n = 64).
+and binding, kon·B_free ≈ 4 /ms) make DOP853 stability-limited: 1505 right-hand sides to
+0.05 ms at n = 64 (12 CPU s), each a handful of sparse products, with no factorisation of a 3D
+system. The tolerance (rtol 1e-10, atol 1e-10 µM) leaves it far below every error compared
+(rtol 1e-8 and 1e-10 agree to 1e-9 relative on Ca at n = 16 and at n = 64).
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ def weak_reference(r_um=(PROBE_UM,), far: str = "bath", R: float | None = None,
     kd = koff / kon
     kappa = BT * kd / (kd + c_inf) ** 2
     s = sigma / (2 * np.pi)
-    c0 = c_inf + s / (Dc * r) * np.exp(-r / 0.5) + s / ((Dc + kappa * Db) * r) * (1 - np.exp(-r / 0.5))
+    near = np.exp(-r / 0.5)
+    c0 = c_inf + s / (Dc * r) * near + s / ((Dc + kappa * Db) * r) * (1 - near)
     b0 = BT * kd / (kd + c0)
     guess = np.vstack([c0, np.gradient(c0, r), b0, np.gradient(b0, r)])
     sol = solve_bvp(rhs, bc, r, guess, tol=tol, max_nodes=1_000_000)
@@ -119,7 +120,8 @@ def reduced_reference(r_um=(PROBE_UM,), far: str = "bath", R: float | None = Non
     r = np.geomspace(a, R, 600)
     kd = koff / kon
     kappa = BT * kd / (kd + c_inf) ** 2
-    c0 = c_inf + s / (Dc * r) * np.exp(-r / 0.5) + s / ((Dc + kappa * Db) * r) * (1 - np.exp(-r / 0.5))
+    near = np.exp(-r / 0.5)
+    c0 = c_inf + s / (Dc * r) * near + s / ((Dc + kappa * Db) * r) * (1 - near)
     sol = solve_bvp(rhs, bc, r, np.vstack([c0, np.gradient(c0, r)]), tol=tol, max_nodes=1_000_000)
     if not sol.success:
         raise RuntimeError(f"weak-buffer reduced reference ({far}): {sol.message}")

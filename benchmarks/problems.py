@@ -100,11 +100,12 @@ def floor_patch_radius_um(n: int) -> float:
     return max(0.05, math.hypot(nearest, nearest))
 
 
-def box(n: int, dt_ms: float = 0.01, steps: int = 5, method: str = "trbdf2") -> dict:
+def box(n: int, dt_ms: float = 0.01, steps: int = 5, method: str = "trbdf2",
+        solver: dict | None = None) -> dict:
     """[0, 1]³ µm, uniform n³ cubes; Ca²⁺ (D 0.22 µm²/ms, 0.1 µM) + 1 mM EGTA (D 0.22, kon
     0.0105 /µM/ms, koff 0.000735 /ms, in equilibrium); no-flux walls; 10 × 0.2 pA through the
     z = 0 faces whose centres lie within floor_patch_radius_um(n) of (0.5, 0.5) µm; `steps`
-    fixed steps of `dt_ms` (no error control) by `method`."""
+    fixed steps of `dt_ms` (no error control) by `method`; `solver`: a [solver] table."""
     radius_nm = floor_patch_radius_um(n) * 1e3 * (1 + 1e-9)
     return {
         "case": {"name": f"bench_box{n}"},
@@ -121,6 +122,7 @@ def box(n: int, dt_ms: float = 0.01, steps: int = 5, method: str = "trbdf2") -> 
                     "params": {"channels": 10, "unitary_current": "0.2 pA", "ion": "Ca"}}],
         "time": {"end": f"{dt_ms * steps!r} ms", "method": method, "adaptive": False,
                  "dt": {"initial": f"{dt_ms!r} ms", "max": f"{dt_ms!r} ms"}},
+        **({"solver": dict(solver)} if solver else {}),
     }
 
 

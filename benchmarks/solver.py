@@ -80,6 +80,7 @@ SETTINGS = {
         "oct_md_iterative": [(30, 1.4, 500), (20, 1.3, 400)],
         "oct_calc": [20, 40, 80],
         "floor_n": 64, "floor_steps": 5, "face_check_n": [8, 16, 21, 33, 64],
+        "floor_jacobi_diagnostic": True,
         "scaling_n": [32, 48, 64, 96, 128], "scaling_steps": 3,
         "weak_growth": [1.1, 1.05],
     },
@@ -91,6 +92,7 @@ SETTINGS = {
         "oct_md_iterative": [(30, 1.4, 500)],
         "oct_calc": [20],
         "floor_n": 16, "floor_steps": 5, "face_check_n": [8, 16, 21],
+        "floor_jacobi_diagnostic": False,
         "scaling_n": [16, 24, 32], "scaling_steps": 3,
         "weak_growth": [1.1],
     },
@@ -376,8 +378,8 @@ def cheapest_reaching(rows: list[dict], target: float, cost: str = "solver_cpu_s
 def cpu_at_error(rows: list[dict], target: float, cost: str = "solver_cpu_s",
                  err: str = "max_err") -> tuple[float | None, str]:
     """CPU at error `target` on a CPU-error curve: log-log interpolation between the cheapest
-    point that reaches it and the most expensive cheaper point that does not. ("≤" when the
-    cheapest point of all already reaches it; None when no point does.)"""
+    point that reaches it and the most expensive cheaper point that does not. (The cheapest
+    point's CPU, an upper bound, when it already reaches the target; None when no point does.)"""
     pts = sorted((r[cost], r[err]) for r in rows if ok(r) and r.get(err) is not None)
     reach = [(c, e) for c, e in pts if e <= target]
     if not reach:
@@ -385,7 +387,7 @@ def cpu_at_error(rows: list[dict], target: float, cost: str = "solver_cpu_s",
     c_hi, e_hi = reach[0]
     miss = [(c, e) for c, e in pts if c < c_hi and e > target]
     if not miss:
-        return c_hi, "<= (cheapest point already reaches it)"
+        return c_hi, "at most: the cheapest point reaches it"
     c_lo, e_lo = miss[-1]
     if e_lo == e_hi:
         return c_hi, "point"
@@ -465,9 +467,9 @@ def cmp_nanodomain(S: dict, calc: str | None, tmp: Path) -> dict:
     notes = ["solver = microdomain: Stepper.run (the steady solve) only; setup = case, mesh, "
              "system; CalC: its own CPU; naive FiPy: mesh, terms, sweeps (no import).",
              "process = the whole child process: Python start-up and imports (FiPy + "
-             "microdomain: " + ", ".join(sorted({fmt(r.get('import_cpu_s'), '.2f') for r in md
-                                                 if ok(r)})) + " s here), setup, run; naive "
-             "FiPy's also includes its untimed reference solve; CalC's is CalC alone."]
+             f"microdomain: {_span([r.get('import_cpu_s') for r in md if ok(r)])} s here), "
+             "setup, run; naive FiPy's also includes its untimed reference solve; CalC's is "
+             "CalC alone."]
     for t in best:
         b, bp = best[t], best_p[t]
         notes.append(f"CPU to reach <= 0.1 % ({t}): " + (
@@ -510,6 +512,14 @@ def cmp_nanodomain(S: dict, calc: str | None, tmp: Path) -> dict:
                   "solver s", "setup s", "process s", "peak MB"], rows, notes)
     return {"reference": ref, "microdomain": md, "calc": cc, "naive_fipy": nv,
             "summary": summary, "table": text}
+
+
+def _span(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    lo, hi = min(values), max(values)
+    return f"{lo:.2f}" if abs(hi - lo) < 0.005 else f"{lo:.2f}-{hi:.2f}"
 
 
 def _div(a, b):
@@ -578,7 +588,8 @@ def cmp_octant(S: dict, calc: str | None, tmp: Path) -> dict:
                      fmt(r["solver_cpu_s"], ".2f"), "-", fmt(r["process_cpu_s"], ".2f"),
                      fmt(r["peak_mb"], ".0f"), "-", "-", "ADI"])
     default = [r for r in md if r.get("default_solver")]
-    iterative = [r for r in md if ok(r) and not r.get("default_solver")]
+    # GMRES + preconditioner throughout: the forced variants and the default ones that chose it
+    iterative = [r for r in md if ok(r) and r["extra"].get("linear_strategy") == "iterative"]
     summary = {"at_calc": []}
     notes = [f"error = max |relative error of the excess over {bg} µM| over the cells (CalC: "
              f"nodes) at {lo}-{hi} µm from the corner, each at its true distance: 'edge' = the "
@@ -593,7 +604,7 @@ def cmp_octant(S: dict, calc: str | None, tmp: Path) -> dict:
         if not ok(c):
             continue
         entry = {"calc": c["setting"], "calc_err": c["max_err"], "calc_cpu_s": c["cpu_s"]}
-        for name, rows_ in (("default", default), ("iterative", iterative)):
+        for name, rows_ in (("default", default), ("all-iterative", iterative)):
             if not rows_:
                 continue
             s_cpu, how = cpu_at_error(rows_, c["max_err"])
@@ -638,13 +649,21 @@ def cmp_floor(S: dict, calc: str | None, tmp: Path) -> dict:
     fl = anchor("floor", ["--n", n, "--steps", steps, "--dt", dt, "--save", tmp / "floor.npy"],
                 f"floor n = {n}")
     md = {}
-    for method in ("bdf1", "trbdf2"):
-        md[method] = worker("case", {"problem": "box",
-                                     "kwargs": {"n": n, "steps": steps, "dt_ms": dt,
-                                                "method": method},
-                                     "save": str(tmp / f"md_{method}.npy")},
-                            f"microdomain box n = {n} {method}")
-    cands = {"floor": tmp / "floor.npy", **{k: tmp / f"md_{k}.npy" for k in md}}
+    # the default solver, then a diagnostic: the same with the Jacobi preconditioner forced
+    # (the default picks multigrid here, D·dt/h² ≈ 9 at n = 64)
+    runs = [("bdf1", None), ("trbdf2", None)]
+    if S["floor_jacobi_diagnostic"]:
+        runs += [("bdf1", "jacobi"), ("trbdf2", "jacobi")]
+    for method, pc in runs:
+        key = method if pc is None else f"{method} [preconditioner = {pc}]"
+        kw = {"n": n, "steps": steps, "dt_ms": dt, "method": method}
+        if pc:
+            kw["solver"] = {"preconditioner": pc}
+        md[key] = worker("case", {"problem": "box", "kwargs": kw,
+                                  "save": str(tmp / f"md_{len(md)}.npy")},
+                         f"microdomain box n = {n} {key}")
+        md[key]["npy"] = str(tmp / f"md_{len(md) - 1}.npy")
+    cands = {"floor": tmp / "floor.npy", **{k: Path(r["npy"]) for k, r in md.items()}}
     refs = {k: str(tmp / f"{k}.npy") for k, r in (("be", be), ("exact", exact)) if ok(r)}
     dev = worker("compare", {"refs": refs, "candidates": {k: str(v) for k, v in cands.items()
                                                           if v.exists()}},
@@ -682,7 +701,8 @@ def cmp_floor(S: dict, calc: str | None, tmp: Path) -> dict:
              "a different method: its figure is BE's time error, not its own).",
              "time err = the same against anchors/box_ode.py (this semi-discrete problem "
              "integrated by DOP853 at rtol 1e-10): each variant's error from its time steps.",
-             "Newton/linear: microdomain's Newton iterations / linear solves over all steps.",
+             "Newton/linear: microdomain's Newton iterations / linear solves over all steps. "
+             "The [preconditioner = jacobi] rows are a diagnostic, not defaults.",
              f"channel faces, microdomain's surface vs the floor's cells: {face_txt}"]
     if ok(be):
         notes.append(f"references (untimed): converged_be {be['cpu_s']:.1f} CPU s, box_ode "

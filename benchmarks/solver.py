@@ -652,7 +652,7 @@ def cmp_floor(S: dict, calc: str | None, tmp: Path) -> dict:
                 f"floor n = {n}")
     md = {}
     # the default solver, then a diagnostic: the same with the Jacobi preconditioner forced
-    # (the default picks multigrid here, D·dt/h² ≈ 9 at n = 64)
+    # (shows what the default's choice of preconditioner costs or saves; D·dt/h² ≈ 9 at n = 64)
     runs = [("bdf1", None), ("trbdf2", None)]
     if S["floor_jacobi_diagnostic"]:
         runs += [("bdf1", "jacobi"), ("trbdf2", "jacobi")]

@@ -590,7 +590,7 @@ def cmp_octant(S: dict, calc: str | None, tmp: Path) -> dict:
                      fmt(r["solver_cpu_s"], ".2f"), "-", fmt(r["process_cpu_s"], ".2f"),
                      fmt(r["peak_mb"], ".0f"), "-", "-", "ADI"])
     default = [r for r in md if r.get("default_solver")]
-    # GMRES + preconditioner throughout: the forced variants and the default ones that chose it
+    # a Krylov solver throughout: the forced variants and the default ones that chose it
     iterative = [r for r in md if ok(r) and r["extra"].get("linear_strategy") == "iterative"]
     summary = {"at_calc": []}
     notes = [f"error = max |relative error of the excess over {bg} µM| over the cells (CalC: "

@@ -236,6 +236,18 @@ def _open_conductance(domain: Domain, faces: np.ndarray, D_cells: np.ndarray,
     return G
 
 
+class _ValueConstrainedDiffusion(fp.DiffusionTerm):
+    """FiPy's DiffusionTerm for a variable whose values, never its gradient, are constrained.
+
+    FiPy evaluates the variable's face gradient to add gradient constraints whether or not any
+    exist; microdomain sets none (membrane and wall fluxes are applied by the solver), and that
+    evaluation was most of assembly — 2.6 of 3.1 s and ~0.6 GB on a 64³ box. The contract test
+    tests/unit/test_transport_contract.py compares this term's matrix with FiPy's own."""
+
+    def _constrainGradient(self, var):
+        return 0, 0
+
+
 def _transport(domain: Domain, D_cells: np.ndarray, baths, opens=()) -> tuple[sp.csr_matrix, np.ndarray]:
     """T_u and g_u for one unknown: FiPy's DiffusionTerm with membrane-zeroed face D and the
     baths as constraints; open (far-field) faces add their conductance G to T's diagonal and
@@ -250,7 +262,7 @@ def _transport(domain: Domain, D_cells: np.ndarray, baths, opens=()) -> tuple[sp
         face_values = np.zeros(mesh.numberOfFaces)
         face_values[faces] = values
         var.constrain(fp.FaceVariable(mesh=mesh, value=face_values), where=mask)
-    term = fp.DiffusionTerm(coeff=fp.FaceVariable(mesh=mesh, value=D_face), var=var)
+    term = _ValueConstrainedDiffusion(coeff=fp.FaceVariable(mesh=mesh, value=D_face), var=var)
     # FiPy builds L and b with L·u = b meaning Σ face fluxes = L·u − b: keep T = −L, g = −b.
     _, L, b = term._buildMatrix(var, _ScipyMeshMatrix, dt=1.0)
     T = (-L.matrix).tocsr()

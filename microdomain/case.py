@@ -271,7 +271,7 @@ class SolverSpec(Strict):
     max_newton: int = Field(10, ge=1)
     iterative_tol: float = Field(1e-4, gt=0)
     preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
-    direct_limit: int = Field(5_000, ge=0)
+    direct_limit: int = Field(1_000, ge=0)
     membrane: Literal["face", "cell"] = "face"
     allow_large: Bool = False     # lift the cell limit of structured grids (limits.MAX_CELLS)
 

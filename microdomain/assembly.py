@@ -29,6 +29,7 @@ from .fluxes import FluxContext, FluxModel, registry as flux_registry
 from .fluxes.base import Gates
 from .mesh import Domain
 from .quantities import value_in
+from .solver.nonorthogonal import NonOrthogonalCorrection, tangential_offsets
 from .reactions import registry as reaction_registry
 
 
@@ -59,6 +60,10 @@ class FluxBinding:
     # moved ion; 0 outside the mesh and where the ion is immobile (solver/membrane.py)
     r_src: dict[str, np.ndarray]
     r_tgt: dict[str, np.ndarray]
+    # on skewed cells, face centre − (cell centre + δ·n) per side, (dim, n_faces); None when the
+    # mesh is orthogonal (solver/nonorthogonal.py)
+    off_src: np.ndarray | None = None
+    off_tgt: np.ndarray | None = None
 
     def active(self, t_mid: float) -> bool:
         return (self.start is None or t_mid >= self.start) and (self.stop is None or t_mid < self.stop)
@@ -322,8 +327,13 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
         outside = {ion: value_in(spec.outside, ion, 0.0) for ion in valence}
         r_src = {ion: _half_cell_resistance(domain, src, fs.faces, D_ion[ion], case) for ion in model.ions}
         r_tgt = {ion: _half_cell_resistance(domain, tgt, fs.faces, D_ion[ion], case) for ion in model.ions}
+        off_src = off_tgt = None
+        if domain.nodes is None and case.solver.nonorthogonal == "correct" and case.solver.membrane == "face":
+            off_src = tangential_offsets(domain, src, fs.faces, domain.normal_distance(src, fs.faces))
+            off_tgt = tangential_offsets(domain, tgt, fs.faces, domain.normal_distance(tgt, fs.faces))
         out.append(FluxBinding(spec.name, model, fs.faces, src, tgt, areas, outside, spec.start,
-                               spec.stop, tuple(model_cls.references), sensors, r_src, r_tgt))
+                               spec.stop, tuple(model_cls.references), sensors, r_src, r_tgt,
+                               off_src, off_tgt))
     if problems:
         raise ModelError(problems)
     return tuple(out)
@@ -370,6 +380,22 @@ def _sensor_cells(model: FluxModel, domain: Domain):
     return out, None
 
 
+def _corrected_for_skew(domain: Domain, T: list) -> list:
+    """T − C: FiPy's two-point operator with the non-orthogonal correction taken in
+    (solver/nonorthogonal.py). Unstructured meshes only; a mesh without skewed faces is left."""
+    correction = NonOrthogonalCorrection(domain, T)
+    if not correction.active:
+        return T
+    grads = correction.gradient_operators()
+    out = []
+    for k, Tk in enumerate(T):
+        C = correction.matrix(k, grads)
+        Tc = Tk if C is None else (Tk - C).tocsr()
+        Tc.eliminate_zeros()
+        out.append(Tc)
+    return out
+
+
 def build_system(case: Case, domain: Domain) -> System:
     chem = build_chemistry(case, domain)
     U0 = _initial_state(case, domain, chem)
@@ -392,6 +418,8 @@ def build_system(case: Case, domain: Domain) -> System:
         Tk, gk = _transport(domain, D, baths, opens)
         T.append(Tk)
         g.append(gk)
+    if domain.nodes is None and case.solver.nonorthogonal == "correct":
+        T = _corrected_for_skew(domain, T)
     scale = np.max(np.abs(U0), axis=1)
     atol = np.clip(np.minimum(case.time.atol, 1e-3 * scale), 1e-15, None)
     atol[scale == 0] = case.time.atol

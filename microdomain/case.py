@@ -273,6 +273,9 @@ class SolverSpec(Strict):
     preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
     direct_limit: int = Field(1_000, ge=0)
     membrane: Literal["face", "cell"] = "face"
+    # "correct": take the non-orthogonal correction into the operator (solver/nonorthogonal.py);
+    # opt-in: exact for linear fields on tetrahedra, but not yet stable on every contact mesh
+    nonorthogonal: Literal["correct", "none"] = "none"
     allow_large: Bool = False     # lift the cell limit of structured grids (limits.MAX_CELLS)
 
 

@@ -70,7 +70,7 @@ def _gate_update(rates, stage: GateStage, name: str):
     return out
 
 
-def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None):
+def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None, gradients=None):
     """(J, gates, dx/dt of the gates, dJ/dc_P, dJ/dc_Q): the flux density per ion and face at the
     membrane, the gates it used, their rates a − b·x, and the derivatives with respect to the
     two cells' concentrations (only where the model gives the partial derivative).
@@ -80,6 +80,13 @@ def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None)
     model = b.model
     cP = {ion: _side_values(U[k], b.src, b.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
     cQ = {ion: _side_values(U[k], b.tgt, b.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
+    if gradients is not None and b.off_src is not None:
+        # skewed cells: each cell's value carried along the face to the point under its centre
+        for ion in model.ions:
+            g = gradients.get(ion_index[ion])
+            if g is not None:
+                cP[ion] = cP[ion] + np.where(b.src >= 0, np.sum(g[:, np.maximum(b.src, 0)] * b.off_src, axis=0), 0.0)
+                cQ[ion] = cQ[ion] + np.where(b.tgt >= 0, np.sum(g[:, np.maximum(b.tgt, 0)] * b.off_tgt, axis=0), 0.0)
     sensed = {name: {ion: float(w @ U[k, cells]) for ion, k in ion_index.items()}
               for name, (cells, w) in b.sensors.items()}
     ra, rb = b.r_src, b.r_tgt
@@ -136,7 +143,7 @@ def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None)
 
 
 def evaluate_membrane(system, U, t, active, stage: GateStage | None, want_jacobian: bool,
-                      fixed_gates: dict | None = None) -> MembraneResult:
+                      fixed_gates: dict | None = None, gradients: dict | None = None) -> MembraneResult:
     """Net membrane inflow per cell for state U; `active(b)` says whether a binding passes
     current in this step (a closed gated channel still advances its gates)."""
     M = np.zeros_like(U)
@@ -149,7 +156,7 @@ def evaluate_membrane(system, U, t, active, stage: GateStage | None, want_jacobi
         if not gated and not on:
             continue
         fixed = None if fixed_gates is None else fixed_gates.get(b.name)
-        J, gates, phi, dP, dQ = solve_binding(b, U, ion_index, t, stage, fixed)
+        J, gates, phi, dP, dQ = solve_binding(b, U, ion_index, t, stage, fixed, gradients)
         if gated:
             gates_out[b.name] = gates
             phi_out[b.name] = phi

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .membrane import GateStage, evaluate_membrane
+from .nonorthogonal import NonOrthogonalCorrection
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ class Residual:
         self.sys = system
         self.V = np.broadcast_to(system.domain.volumes, system.initial.shape)
         self.pairs = system.chemistry.jacobian_pairs()
+        # on skewed cells membrane fluxes read each cell's value carried along the face by its
+        # least-squares gradient (nonorthogonal.py; the diffusion correction is in T already)
+        ions = system.free_ion_index()
+        self.gradient_unknowns = sorted({ions[i] for b in system.bindings for i in b.model.ions
+                                         if b.off_src is not None})
+        self.gradients = NonOrthogonalCorrection(system.domain) if self.gradient_unknowns else None
 
     def activity(self, t_mid: float):
         """Which fluxes pass current during a step whose midpoint is t_mid: switching times are
@@ -62,7 +69,11 @@ class Residual:
     def evaluate(self, U: np.ndarray, stage: Stage, active, want_jacobian: bool = True) -> Evaluation:
         s = self.sys
         TU = np.stack([T @ u for T, u in zip(s.transport, U)])
-        mem = evaluate_membrane(s, U, stage.t, active, stage.gates, want_jacobian, stage.fixed_gates)
+        grads = None
+        if self.gradients is not None:
+            grads = {k: self.gradients.gradient(U[k]) for k in self.gradient_unknowns}
+        mem = evaluate_membrane(s, U, stage.t, active, stage.gates, want_jacobian, stage.fixed_gates,
+                                grads)
         chem = s.chemistry
         R = chem.binding_rates(U)
         created = np.zeros(U.shape[0])

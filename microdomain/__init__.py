@@ -24,6 +24,7 @@ _API = {
     "load_case": ("case", "load_case"),
     "case_from_dict": ("case", "case_from_dict"),
     "Case": ("case", "Case"),
+    "MicrodomainError": ("errors", "MicrodomainError"),
     "CaseError": ("case", "CaseError"),
     "Simulation": ("simulation", "Simulation"),
     "SimulationError": ("solver", "SimulationError"),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 
 from . import fluxes as flux_plugins
 from . import limits
+from .errors import MicrodomainError
 from . import reactions as reaction_models
 from .geometry import builders
 from .parameters import buffer_presets, flux_presets
@@ -385,7 +386,7 @@ class Problem:
         return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
 
 
-class CaseError(Exception):
+class CaseError(MicrodomainError):
     """Every problem found in a case file; str() lists them one per line."""
 
     def __init__(self, problems: list[Problem]):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import VTKSeries, atomic_write_bytes, atomic_write_json, atomic_write_text, vtk_grid, write_surfaces
+from .errors import MicrodomainError
 from .records import FORMAT, Manifest, Metrics, Status
 
 MANIFEST = "manifest.json"
@@ -42,7 +43,7 @@ FILES = {
 UNITS = {"time": "ms", "length": "um", "concentration": "uM", "flow": "amol/ms", "gate": "1"}
 
 
-class ResumeError(ValueError):
+class ResumeError(MicrodomainError, ValueError):
     """A run directory that cannot be continued; the message says why."""
 
 

@@ -7,8 +7,10 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import MicrodomainError
 
-class SimulationError(RuntimeError):
+
+class SimulationError(MicrodomainError, RuntimeError):
     """The run cannot continue (NaN, real negativity, dt below its minimum); the message names
     the field, the compartment, the place and the time."""
 

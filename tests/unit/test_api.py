@@ -214,3 +214,11 @@ def test_open_run_of_a_directory_without_a_run(tmp_path):
 
     with pytest.raises(NotARunError, match="not a run directory"):
         md.open_run(tmp_path)
+
+
+def test_the_library_raises_microdomain_errors():
+    import microdomain as md
+
+    assert issubclass(md.CaseError, md.MicrodomainError)
+    assert issubclass(md.SimulationError, md.MicrodomainError)
+    assert issubclass(md.ResumeError, md.MicrodomainError)

@@ -408,6 +408,7 @@ def plan(source, *, max_problems: int = 30) -> Plan:
         raise CaseError([Problem(file, "sweep.case", f"{spec.case!r} ({base_path}) {exc}")]) from None
     params, pts = points(spec)
     problems: list[Problem] = []
+    seen: dict[tuple[str, str], list] = {}        # the same problem at many points: said once
     for pt in pts:
         try:
             # the base case need not be valid alone: the changes are made, then it is checked
@@ -417,8 +418,18 @@ def plan(source, *, max_problems: int = 30) -> Plan:
             except CaseError as exc:
                 raise edit.rename_problems(exc, resolved) from None
         except CaseError as exc:
-            problems += [Problem(p.file, f"{pt.label}: {_at(p.path, spec)}", p.message)
-                         for p in exc.problems]
+            for p in exc.problems:
+                if _is_seed(p.path, spec):
+                    p = Problem(file, "sweep.seeds", f"sets {spec.seed_parameter!r} in every "
+                                f"point's case, but {p.path}: {p.message}. A deterministic case "
+                                "has no seed; name the case's seed with `seed_parameter`")
+                key = (p.path, p.message)
+                if key not in seen:
+                    seen[key] = [p.file, pt.label, 0]
+                    problems.append(key)
+                seen[key][2] += 1
+    problems = [Problem(seen[k][0], k[0] if k[0] == "sweep.seeds" else
+                        f"{seen[k][1]}{_more(seen[k][2] - 1)}: {k[0]}", k[1]) for k in problems]
     if not problems and pts:
         problems = _metric_name_problems(spec, pts[0].case, file)
     if problems:
@@ -429,11 +440,16 @@ def plan(source, *, max_problems: int = 30) -> Plan:
     return Plan(spec, file, base_path, params, pts)
 
 
-def _at(path: str, spec: SweepSpec) -> str:
-    if spec.seeds and path.startswith(spec.seed_parameter.split(".")[0]):
-        return f"{path} (sweep.seeds sets {spec.seed_parameter!r}: a deterministic case has no seed; " \
-               "name the case's seed with `seed_parameter`)"
-    return path
+def _more(n: int) -> str:
+    return f" (and {n} more point{'s' * (n > 1)})" if n else ""
+
+
+def _is_seed(path: str, spec: SweepSpec) -> bool:
+    """A problem about the seed parameter (or the section it would be in)."""
+    if not spec.seeds:
+        return False
+    seed = spec.seed_parameter
+    return seed == path or seed.startswith(path + ".") or path.startswith(seed + ".")
 
 
 def _metric_name_problems(spec: SweepSpec, case: Case, file: str) -> list[Problem]:

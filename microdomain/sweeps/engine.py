@@ -33,6 +33,7 @@ log = logging.getLogger("microdomain.sweep")
 
 FINISHED = ("completed", "steady state")
 WRITE_EVERY_S = 2.0          # the summary is rewritten at most this often while points finish
+CONNECT_TIMEOUT = "30s"      # to reach a scheduler given by --scheduler
 
 
 class SweepError(RuntimeError):
@@ -195,9 +196,9 @@ def _client(jobs: int, client, scheduler: str | None):
     if scheduler:
         try:
             if Path(scheduler).is_file():
-                c = Client(scheduler_file=scheduler, timeout="30s")
+                c = Client(scheduler_file=scheduler, timeout=CONNECT_TIMEOUT)
             else:
-                c = Client(scheduler, timeout="30s")
+                c = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise SweepError(f"cannot reach the scheduler at {scheduler}: {exc}") from None
         with c:

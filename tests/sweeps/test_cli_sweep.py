@@ -130,3 +130,19 @@ def test_an_unreachable_scheduler_is_exit_2(tmp_path, monkeypatch):
         code = cli.main(["sweep", str(path), "--out", str(tmp_path / "out"),
                          "--scheduler", "tcp://127.0.0.1:9"])
     assert code == 2 and "cannot reach the scheduler at tcp://127.0.0.1:9" in err.getvalue()
+
+
+def test_a_failed_point_is_exit_1_after_the_others_ran(tmp_path):
+    import contextlib
+    import io
+
+    from microdomain import cli
+
+    path = write_sweep(tmp_path, {"parameter": "fluxes.ch.params.unitary_current",
+                                  "values": ["-1e6 pA", "0.1 pA"]})
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = cli.main(["sweep", str(path), "--out", str(tmp_path / "out"), "--jobs", "0", "--quiet"])
+    assert code == 1
+    assert "1 completed, 1 failed" in out.getvalue() or "1 failed, 1 completed" in out.getvalue()
+    assert "unitary_current_-1e6pA: failed" in err.getvalue() and "log.txt" in err.getvalue()

@@ -306,6 +306,10 @@ def cmd_sweep(args) -> int:
         print(f"\ninterrupted ({counts}); running points checkpointed. Continue with the same "
               f"command: `microdomain sweep {args.sweep} --out {out}`", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:         # before the points were under way, or while it closed
+        print(f"\ninterrupted; continue with `microdomain sweep {args.sweep} --out {out}`",
+              file=sys.stderr)
+        return 130
     _print_summary(outcome, p)
     if outcome.problems:
         print(f"{len(outcome.problems)} problem(s) in cases of {args.sweep}:", file=sys.stderr)

@@ -88,11 +88,11 @@ def sweep(sweep, out=None, *, jobs: int = 1, client=None, scheduler: str | None 
     out.mkdir(parents=True, exist_ok=True)
     tables.write_design(plan, out)
     previous = tables.previous_rows(out)
+    from ..rundir import RunDirectory
+
     rows: dict[str, dict] = {}
     todo = []
     for pt in plan.points:
-        from ..rundir import RunDirectory
-
         rundir = RunDirectory(out / pt.label)
         if rundir.is_complete(pt.case.sha256):
             rows[pt.label] = _reused_row(plan, pt, rundir, previous.get(pt.label))

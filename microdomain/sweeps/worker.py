@@ -27,7 +27,7 @@ import traceback  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-POLL_S = 0.5
+POLL_S = 0.25
 BLAS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 NOT_STARTED = "pending"      # a point the sweep did not start (stopped first); not a run status

@@ -62,8 +62,10 @@ def test_the_numbers_in_the_docs_are_the_code_s():
     assert all(str(environ[v]) == "1" for v in engine.BLAS_ENV)
     assert spec.DEFAULT_SEED_PARAMETER == "stochastic.seed" and '"stochastic.seed"' in TEXT
     # every other figure is a measurement, given with its command and the machine's load
-    for block in re.findall(r"^Measured .*$", TEXT, re.M):
-        assert "load" in block
+    measured = re.findall(r"^Measured .*?(?:\n\n|\Z)", TEXT, re.M | re.S)
+    assert len(measured) >= 3
+    for paragraph in measured:
+        assert "load" in paragraph and "`" in paragraph, paragraph      # the load, the command
 
 
 def test_the_slurm_example_makes_a_job_script_of_single_threaded_preloaded_workers():

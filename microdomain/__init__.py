@@ -4,6 +4,7 @@
     case = md.load_case("cases/nanodomain_egta.toml").replace({"time.end": "50 ms"})
     res = md.Simulation(case).run()            # or .run(out="runs/x"); md.open_run("runs/x")
     res.probes, res.fluxes, res.metrics, res.field("Ca"), res.mesh, res.to_xarray()
+    md.sweep("cases/mam_gap_sweep.toml", out="runs/gaps", jobs=2); md.open_sweep("runs/gaps")
 
 docs/api.md describes the API; docs/run-directory.md the files a run writes.
 """
@@ -35,6 +36,10 @@ _API = {
     "Metrics": ("records", "Metrics"),
     "RunDirectory": ("rundir", "RunDirectory"),
     "ResumeError": ("rundir", "ResumeError"),
+    "sweep": ("sweeps", "sweep"),
+    "open_sweep": ("sweeps", "open_sweep"),
+    "SweepOutcome": ("sweeps", "SweepOutcome"),
+    "SweepInterrupted": ("sweeps", "SweepInterrupted"),
 }
 
 __all__ = ["__version__", *_API]

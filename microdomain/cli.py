@@ -1,4 +1,4 @@
-"""Command line: microdomain validate | run | info | render | plot | mesh | verify.
+"""Command line: microdomain validate | run | sweep | info | render | plot | mesh | verify.
 
 FiPy reads its solver-suite flags (--petsc, --scipy, --trilinos, --pyamgx) from sys.argv, so no
 option here may take those names.
@@ -56,15 +56,17 @@ def _is_sweep(path) -> bool:
 
 
 def _validate_sweep(path) -> int:
-    from .sweep import sweep_cases
+    from .sweeps import plan
     try:
-        spec, cases = sweep_cases(path)
-        for _, _, case in cases:
-            _check_model(case)
+        p = plan(path)
+        # the model of every point (an ensemble's seeds share theirs: the first seed's is built)
+        for pt in p.points:
+            if pt.seed in (None, 0):
+                _check_model(pt.case)
     except CaseError as exc:
         _print_problems(path, exc)
         return EXIT_CASE_ERROR
-    print(f"{path}: OK — sweep of {spec.parameter} over {len(cases)} values of {spec.case}")
+    print(f"{path}: OK — sweep of {p.spec.case}, {p.describe()}")
     return 0
 
 
@@ -179,7 +181,12 @@ def cmd_plot(args) -> int:
     from .render import RenderError, parse_size
 
     try:
-        result = plot(args.run_dir, out=args.out, size=parse_size(args.size))
+        if (Path(args.run_dir) / "sweep.json").is_file():
+            from .sweeps.plot import plot_sweep
+
+            result = plot_sweep(args.run_dir, out=args.out, size=parse_size(args.size))
+        else:
+            result = plot(args.run_dir, out=args.out, size=parse_size(args.size))
     except RenderError as exc:
         print(f"plot: {exc}", file=sys.stderr)
         return EXIT_CASE_ERROR
@@ -266,29 +273,65 @@ def cmd_verify(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .solver import SimulationError
-    from .sweep import run_sweep, sweep_cases
+    from .sweeps import SweepError, SweepInterrupted, plan, sweep
 
     try:
-        spec, cases = sweep_cases(args.sweep)
-        # meshes and systems too: a bad mesh file is input, not a run failure; each is built
-        # once, here, and run as built
-        sims = [_check_model(case) for _, _, case in cases]
+        p = plan(args.sweep)          # every point's case checked before anything runs
     except CaseError as exc:
         _print_problems(args.sweep, exc)
         return EXIT_CASE_ERROR
-    out = Path(args.out)
-    print(f"{spec.name}: {len(cases)} runs of {spec.parameter} into {out}/ "
-          "(runs already complete there are reused)")
-    try:
-        summary = run_sweep(args.sweep, out, quiet=True, simulations=sims)
-    except SimulationError as exc:
-        print(f"a run stopped: {exc}\nRuns finished so far and summary.csv are in {out}/",
+    if args.jobs is not None and args.jobs < 0:
+        print("--jobs must be 0 (in this process) or more", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    if args.scheduler and args.jobs is not None:
+        print("--jobs starts a local cluster, --scheduler uses a running one: pick one",
               file=sys.stderr)
-        return EXIT_RUN_FAILED
-    print(summary.read_text(), end="")
-    print(f"summary: {summary}")
-    return 0
+        return EXIT_CASE_ERROR
+    out = Path(args.out) if args.out else Path("runs") / p.spec.name
+    jobs = 1 if args.jobs is None else args.jobs
+    where = (f"the cluster at {args.scheduler}" if args.scheduler else
+             "this process" if jobs == 0 else f"{jobs} local worker{'s' * (jobs > 1)}")
+    print(f"{p.spec.name}: {p.describe()}, into {out}/ on {where} "
+          "(points already finished there are reused, unfinished ones resumed)")
+    try:
+        outcome = sweep(p, out, jobs=jobs, scheduler=args.scheduler, transfer=args.transfer,
+                        fail_fast=args.fail_fast, progress=not args.quiet,
+                        log_level=args.file_level)
+    except SweepError as exc:
+        print(f"sweep: {exc}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    except SweepInterrupted as exc:
+        o = exc.outcome
+        counts = ", ".join(f"{n} {s}" for s, n in o.counts.items())
+        print(f"\ninterrupted ({counts}); running points checkpointed. Continue with the same "
+              f"command: `microdomain sweep {args.sweep} --out {out}`", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:         # before the points were under way, or while it closed
+        print(f"\ninterrupted; continue with `microdomain sweep {args.sweep} --out {out}`",
+              file=sys.stderr)
+        return 130
+    _print_summary(outcome, p)
+    if outcome.problems:
+        print(f"{len(outcome.problems)} problem(s) in cases of {args.sweep}:", file=sys.stderr)
+        for file, path, message in outcome.problems:
+            print(f"  {Problem(file, path, message)}", file=sys.stderr)
+        return EXIT_CASE_ERROR
+    if outcome.interrupted == "fail-fast":
+        print("stopped at the first failed point (--fail-fast); rerun to continue", file=sys.stderr)
+    return 0 if outcome.ok else EXIT_RUN_FAILED
+
+
+def _print_summary(outcome, p) -> None:
+    df = outcome.table
+    shown = ["point", "status", *p.spec.metrics, *p.spec.ratios, "wall_s"]
+    print(df[shown].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    counts = ", ".join(f"{n} {s}" for s, n in outcome.counts.items())
+    print(f"{counts}; summary: {outcome.path / 'summary.csv'} (and summary.parquet; "
+          f"md.open_sweep({str(outcome.path)!r}))")
+    bad = df[~df["status"].isin(["completed", "steady state"])]
+    for _, r in bad.iterrows():
+        print(f"  {r['point']}: {r['status']} {r['message'] or ''} (log: {outcome.path / str(r['log'])})"
+              if r["log"] else f"  {r['point']}: {r['status']} {r['message'] or ''}", file=sys.stderr)
 
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -344,9 +387,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="continue the run in --out from its last complete frame")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("sweep", parents=[common], help="run a case over a list of parameter values: summary.csv")
-    p.add_argument("sweep", help="sweep file ([sweep] section: case, parameter, values, metrics)")
-    p.add_argument("--out", required=True, help="directory for the runs and summary.csv")
+    p = sub.add_parser("sweep", parents=[common], help="run a case over a design of points on Dask "
+                       "(grid, zip, samples, seeds): a run directory per point, summary.csv/.parquet")
+    p.add_argument("sweep", help="sweep file ([sweep] section: docs/sweeps.md)")
+    p.add_argument("--out", help="directory for the runs and the summary (default: runs/<sweep "
+                   "name>); rerunning into it reuses finished points and resumes the others")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, help="worker processes of a local Dask cluster, one "
+                       "thread each (default 1; 0: in this process, without Dask)")
+    where.add_argument("--scheduler", help="a running Dask scheduler: its address "
+                       "(tcp://host:8786) or its scheduler file")
+    p.add_argument("--transfer", action="store_true", help="the workers do not share --out: "
+                   "send run directories to and from them through Dask")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed point "
+                   "(by default a failed point is recorded and the others go on)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("info", parents=[common], help="list geometry builders, flux models and buffer presets")
     p.set_defaults(func=cmd_info)
@@ -366,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", default="log", choices=["log", "linear"], help="colour scale")
     p.add_argument("--clim", help="colour range in µM, LOW,HIGH (default: the data range)")
     p.set_defaults(func=cmd_render)
-    p = sub.add_parser("plot", parents=[common], help="probe traces and metrics summary of a run directory (PNG)")
+    p = sub.add_parser("plot", parents=[common], help="probe traces and metrics of a run directory, or each metric "
+                       "against the parameters of a sweep directory (PNG)")
     p.add_argument("run_dir")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render)")

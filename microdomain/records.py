@@ -89,6 +89,9 @@ class Manifest(_Record):
     mesh: MeshInfo | None = None
     time_ms: float | None = Field(None, description="time reached")
     wall_time_s: float = 0.0
+    started: str | None = Field(None, description="when this run (or its latest resume) "
+                                "started: ISO 8601, UTC")
+    finished: str | None = Field(None, description="when it ended (absent while it runs)")
     steps: int = 0
     rejected_steps: int = 0
     newton_iterations: int = 0

@@ -109,7 +109,7 @@ class Simulation:
 
     def run(self, out=None, *, resume: bool = False, overwrite: bool = False, progress=False,
             log_level: int | str = "INFO", observers=(), t_end: float | None = None,
-            frame_times: list[float] | None = None) -> Result:
+            frame_times: list[float] | None = None, stop=None) -> Result:
         """Run the case to its end time (or steady state).
 
         out: a run directory to write (every file of docs/run-directory.md); refused if it holds
@@ -118,6 +118,8 @@ class Simulation:
         any callable(t, t_end, dt).
         log_level: of log.txt. observers, t_end, frame_times: for scripts that watch the time
         loop themselves (verification); t_end and frame times in ms.
+        stop: a callable polled between steps, like the signals: a reason ("SIGINT", "SIGTERM")
+        stops the run after its current step (a sweep's worker stopping on the client's Ctrl-C).
 
         Raises SimulationError if the run cannot go on (what was computed is kept in `out`),
         KeyboardInterrupt on Ctrl-C or SIGTERM (after a checkpoint, so `resume` continues)."""
@@ -146,7 +148,7 @@ class Simulation:
 
         handler = rundir.log_handler(_level(log_level), append=resume) if rundir is not None else None
         restore = _attach(handler)
-        start = wallclock.perf_counter()
+        start, started = wallclock.perf_counter(), _utc_now()
         stepper, status, message, t = None, Status.FAILED, "", 0.0
         try:
             stepper = Stepper(system, watchers + list(observers), warn=log.warning)
@@ -161,7 +163,7 @@ class Simulation:
                 log.info("resuming from the checkpoint at t = %.6g ms", state.t)
                 t = state.t
             if rundir is not None:
-                rundir.write_manifest(self._manifest(stepper, Status.RUNNING, "", 0.0, t))
+                rundir.write_manifest(self._manifest(stepper, Status.RUNNING, "", 0.0, t, started))
             bar = _progress(progress)
             try:
                 with _StopSignals() as signals:
@@ -169,7 +171,8 @@ class Simulation:
                                              output_times(case) if frame_times is None
                                              else list(frame_times),
                                              bar, resume=state, saved=saved,
-                                             stop_requested=lambda: signals.reason)
+                                             stop_requested=lambda: signals.reason or (
+                                                 stop() if stop is not None else None))
                 status = Status(text)
                 final = stepper.committed
                 if final.t != t:          # a direct steady solve: the loop hands back U alone
@@ -201,7 +204,8 @@ class Simulation:
             log.error("%s: %s", status, message)
             raise
         finally:
-            manifest = self._manifest(stepper, status, message, wallclock.perf_counter() - start, t)
+            manifest = self._manifest(stepper, status, message, wallclock.perf_counter() - start, t,
+                                      started, _utc_now())
             if rundir is not None:
                 rundir.write_manifest(manifest)
             restore()
@@ -209,7 +213,8 @@ class Simulation:
             return open_run(rundir.path, state=final)
         return memory_result(self, manifest, metrics.final, probes, fluxes, frames, final)
 
-    def _manifest(self, stepper, status: Status, message: str, wall: float, t: float) -> Manifest:
+    def _manifest(self, stepper, status: Status, message: str, wall: float, t: float,
+                  started: str | None = None, finished: str | None = None) -> Manifest:
         import fipy as fp
 
         case, domain = self.case, self.domain
@@ -228,10 +233,17 @@ class Simulation:
             linear_strategy=c.extra.get("linear_strategy") if c else None,
             mesh=dict(domain.stats, compartments=list(domain.compartment_names),
                       surfaces=list(domain.surfaces)),
-            time_ms=t, wall_time_s=wall, steps=c.steps if c else 0,
+            time_ms=t, wall_time_s=wall, started=started, finished=finished,
+            steps=c.steps if c else 0,
             rejected_steps=c.rejected if c else 0,
             newton_iterations=c.newton_iterations if c else 0,
             linear_solves=c.linear_solves if c else 0, citations=citations(case))
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _level(level: int | str) -> int:

@@ -2,7 +2,6 @@
 numbers: the published claims they are meant to show, and the values docs/cases.md reports
 (those within stated tolerances, so a change in the numbers is noticed)."""
 
-import csv
 import tomllib
 from pathlib import Path
 
@@ -114,17 +113,16 @@ def test_zn_ca_crosstalk_zip7_raises_zn_and_the_dye_reports_it(tmp_path):
 
 
 def test_gap_sweep_hotspot_falls_with_the_gap(tmp_path):
-    from microdomain.sweep import run_sweep
-
     spec = (ROOT / "cases" / "mam_gap_sweep.toml").read_text()
     spec = spec.replace('values = ["5 nm", "10 nm", "15 nm", "20 nm", "30 nm", "50 nm"]',
                         'values = ["5 nm", "20 nm", "50 nm"]')
     spec = spec.replace('case = "mam_transfer.toml"', f'case = "{ROOT / "cases" / "mam_transfer.toml"}"')
     path = tmp_path / "sweep.toml"
     path.write_text(spec)
-    rows = list(csv.DictReader(run_sweep(path, tmp_path / "runs").read_text().splitlines()))
-    peaks = [float(r["omm_peak_uM"]) for r in rows]
-    fractions = [float(r["transfer_fraction"]) for r in rows]
+    table = md.sweep(path, tmp_path / "runs", jobs=0).table
+    assert table["geometry.gap_nm"].tolist() == [5.0, 20.0, 50.0]
+    peaks = table["omm_peak_uM"].tolist()
+    fractions = table["transfer_fraction"].tolist()
     assert peaks[0] > peaks[1] > peaks[2]            # narrower cleft, higher OMM [Ca²⁺]
     assert fractions[0] > fractions[1] > fractions[2]
     assert peaks == pytest.approx([94.8, 55.7, 29.9], abs=0.05)                    # docs/cases.md

@@ -28,7 +28,7 @@ def test_there_are_shipped_cases():
 
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
 def test_sweep_cases_all_validate(path):
-    from microdomain.sweep import sweep_cases
+    from microdomain.sweeps import sweep_cases
     spec, cases = sweep_cases(path)
     assert len(cases) == len(spec.values) >= 2
     assert len({c.sha256 for _, _, c in cases}) == len(cases)     # each value makes a different case

@@ -100,7 +100,11 @@ class RunLock:
         raise RunLockedError(f"could not take the lock {self.path} (other processes keep taking it)")
 
     def _link(self, me: dict) -> bool:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{LOCK}.", suffix=".tmp")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{LOCK}.", suffix=".tmp")
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot write in {self.path.parent}: "
+                                    f"{exc.strerror or exc}") from None
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(me, fh)

@@ -3,8 +3,9 @@ SIGKILL at seeded random moments, then `--resume`d, ends where an uninterrupted 
 case ends. Nothing is monkeypatched: the signals are the operating system's.
 
 The case is a 1D box of 100 cells (ER leak and a Hill pump at one membrane, 400 ms, rtol 1e-7):
-about 500 accepted steps, ~1.5 s of stepping, so a kill at 10-50 % of the reference run's
-stepping time lands mid-run. Each subprocess costs ~1 s of imports; the whole file ~15-20 CPU s.
+about 500 accepted steps, ~1.5 s of stepping; each kill comes a seeded random time (up to 15 %
+of the reference run's stepping) after the frame at 100 or 200 ms is written, so between frames
+with half the run to go. Each subprocess costs ~1 s of imports; the whole file ~15-20 CPU s.
 
 Tolerance: the final probe value, each flux's moved amount and the peaks agree with the
 uninterrupted run to 1e-4 relative. A resume restarts from the checkpointed state and step size
@@ -117,18 +118,21 @@ KILLS = [(signal.SIGINT, 130, md.Status.INTERRUPTED), (signal.SIGTERM, 130, md.S
 def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_answer(reference, tmp_path, sig, code,
                                                                      status):
     case, ref, loop_s = reference
-    # a seeded moment between 10 % and 50 % of the reference time loop
-    delay = random.Random(f"{SEED}-{sig.name}").uniform(0.1, 0.5) * loop_s
+    # a seeded moment: after the frame at 100 or 200 ms is written, plus up to 15 % of the
+    # reference time loop, so between two frames, with at least half the run still to go
+    rng = random.Random(f"{SEED}-{sig.name}")
+    frame, delay = rng.choice([1, 2]), rng.uniform(0.0, 0.15) * loop_s
     out = tmp_path / "out"
     proc = _start(case, out)
-    _wait_for(out / "checkpoint.npz", proc)
+    _wait_for(out / "fields" / f"frame_{frame:05d}.vtu", proc)
     time.sleep(delay)
     proc.send_signal(sig)
     got, err = _finish(proc)
     assert got == code, err
     assert "Traceback" not in err
     manifest = md.RunDirectory(out).manifest()
-    assert manifest.status == status, f"the {sig.name} after {delay:.2f} s missed the run"
+    assert manifest.status == status, f"the {sig.name} {delay:.2f} s after frame {frame} missed the run"
+    assert 100.0 * frame <= md.RunDirectory(out).checkpoint()[0].t < 400.0
     _every_file_parses(out)
     if sig == signal.SIGKILL:
         assert (out / "run.lock").exists()          # nobody could remove it: stale

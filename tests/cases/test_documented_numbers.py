@@ -17,6 +17,7 @@ import pytest
 
 import microdomain as md
 from microdomain.rundir import wide_rows
+from microdomain.units import to_internal
 
 from tests.helpers import ROOT
 
@@ -128,7 +129,7 @@ def test_soce_switch_off_of_the_readme(soce):
 def test_gap_sweep_range_of_the_readme():
     low, high = re.search(r"over gaps (\d+)–(\d+) nm", _row("mam_gap_sweep")).groups()
     spec = tomllib.loads((ROOT / "cases" / "mam_gap_sweep.toml").read_text())["sweep"]
-    values = [md.units.to_internal(v, "length") * 1e3 for v in spec["values"]]
+    values = [to_internal(v, "length") * 1e3 for v in spec["values"]]
     assert (min(values), max(values)) == pytest.approx((float(low), float(high)))
 
 
@@ -208,7 +209,20 @@ def test_stim1_activation_at_a_full_store_of_docs_cases():
     text = "STIM1 activation at a full store (500 µM) is 1.8 %, not zero, with K 185 µM and n 4."
     preset = tomllib.loads((ROOT / "microdomain" / "parameters" / "fluxes.toml").read_text())
     params = preset["soce"]["orai1"]["params"]
-    K, n = md.units.to_internal(params["K"]["value"], "concentration"), params["n"]["value"]
+    K, n = to_internal(params["K"]["value"], "concentration"), params["n"]["value"]
     assert (_rounds_to(K, _number(text, 2)), n) == (True, int(_number(text, 3)))
     store = float(_number(text))
     assert _rounds_to(100 * K**n / (K**n + store**n), _number(text, 1))
+
+
+@pytest.mark.parametrize("name,buffer", [("nanodomain_egta", "EGTA"), ("nanodomain_bapta", "BAPTA")])
+def test_nanodomain_channel_and_buffer_of_the_readme(name, buffer):
+    # README: "one 0.2 pA Ca²⁺ channel, 1 mM EGTA"; the table: "same with BAPTA"
+    current, total = re.search(r"one ([\d.]+) pA Ca²⁺ channel, ([\d.]+) mM EGTA", README).groups()
+    raw = tomllib.loads((ROOT / "cases" / f"{name}.toml").read_text())
+    (flux,) = raw["fluxes"]
+    (buf,) = raw["buffers"]
+    assert (flux["model"], flux["params"]["channels"], buf["name"]) == ("channel_cluster", 1, buffer)
+    assert to_internal(flux["params"]["unitary_current"], "current") == \
+        pytest.approx(to_internal(f"{current} pA", "current"))
+    assert to_internal(buf["total"], "concentration") == pytest.approx(float(total) * 1e3)

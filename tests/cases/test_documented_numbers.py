@@ -135,8 +135,16 @@ def test_gap_sweep_range_of_the_readme():
 
 # ------------------------------------------------------------------------ docs/cases.md --
 
+def _mesh_size(res: md.Result, text: str) -> None:
+    """docs/cases.md's '**Geometry** (`mam_contact`, axisymmetric, 5 410 triangles)': the run's
+    cell count, as written there (thousands apart by a space)."""
+    cells = f"{res.manifest.mesh.cells:,}".replace(",", " ")
+    _doc(text.format(cells=cells))
+
+
 def test_mam_transfer_table_of_docs_cases(mam):
     m, p = mam.metrics, _columns(mam.probes)
+    _mesh_size(mam, "(`mam_contact`, axisymmetric, {cells} triangles)")
     patch = m.surfaces["omm_mam_patch"]["Ca"]
     assert _rounds_to(patch.peak_uM, _number("**55.9 µM** at 0.11 ms"))
     assert _rounds_to(patch.peak_time_ms, _number("**55.9 µM** at 0.11 ms", 1))
@@ -165,6 +173,7 @@ def test_mam_transfer_table_of_docs_cases(mam):
 
 def test_er_lysosome_table_of_docs_cases(lys):
     p, fl = _columns(lys.probes), _columns(lys.fluxes)
+    _mesh_size(lys, "(`er_lysosome`, axisymmetric, {cells} triangles)")
     uptake = lambda a, b: sum(_phase_amount(fl, f"{n}:Ca", a, b)  # noqa: E731
                               for n in ("lysosomal_uptake_contact", "lysosomal_uptake"))
     row1 = "| 0–10 ms, TPC2 | 0.0106 amol | 0.00078 amol | 400 → 249.1 µM |"
@@ -189,6 +198,7 @@ def test_er_lysosome_table_of_docs_cases(lys):
 
 def test_soce_table_of_docs_cases(soce):
     m, p, fl = soce.metrics, _columns(soce.probes), _columns(soce.fluxes)
+    _mesh_size(soce, "(`pm_punctum`, axisymmetric, {cells} triangles)")
     text = "1.5e-4 amol/ms at the start → 6.7e-6 at 100 ms (**−96 %**)"
     orai = fl["orai1:Ca"][1:]
     assert _rounds_to(orai[0], _number(text))
@@ -232,6 +242,7 @@ def test_zn_ca_crosstalk_table_of_docs_cases(tmp_path_factory):
     # ~4 CPU s; the variant without ZIP7 (0.40 -> 0.72 nM) is left to the slow test
     res = _run("zn_ca_crosstalk", tmp_path_factory)
     p, m = _columns(res.probes), res.metrics
+    _mesh_size(res, "(`axisymmetric`, {cells} cells)")
     rows = {0.0: "| 0 (rest) | 0.10 µM | 0.40 nM | 4.23 µM | 1.17 µM | 22 % |",
             10.0: "| 10 ms (end of IP3R release) | 43.4 µM | 27.6 nM | 15.89 µM | 1.19 µM | 7 % |",
             50.0: "| 50 ms | 0.10 µM | 20.6 nM | 4.23 µM | 1.21 µM | 22 % |"}

@@ -131,12 +131,22 @@ class Simulation:
         RunDirectoryError (ResumeError, RunLockedError) if `out` cannot be written or resumed:
         then nothing in it has changed."""
 
+        # SIGINT/SIGTERM from here on stop the run cleanly (after a step, checkpointed, the lock
+        # released), also when they come while it is being set up
+        with _StopSignals() as signals:
+            return self._guarded(out, resume, overwrite, progress, log_level, observers, t_end,
+                                 frame_times, stop, take_foreign_lock, signals)
+
+    def _guarded(self, out, resume, overwrite, progress, log_level, observers, t_end,
+                 frame_times, stop, take_foreign_lock, signals) -> Result:
         case, system = self.case, self.system
+        requested = lambda: signals.reason or (stop() if stop is not None else None)  # noqa: E731
         rundir = RunDirectory(out) if out is not None else None
         if rundir is None:
             if resume:
                 raise ValueError("resume needs `out`: the run directory to continue")
-            return self._run(None, False, progress, log_level, observers, t_end, frame_times, stop)
+            return self._run(None, False, progress, log_level, observers, t_end, frame_times,
+                             requested)
         if resume and overwrite:
             raise ValueError("resume continues the run in `out`; overwrite starts it again: pick one")
         if resume:
@@ -152,11 +162,15 @@ class Simulation:
         with RunLock(rundir.path, take_foreign=take_foreign_lock) as lock:
             # a refused resume leaves the directory as it was: checked before any file is written
             state, saved = resume_state(case, rundir, system) if resume else (None, None)
-            return self._run(rundir, resume, progress, log_level, observers, t_end, frame_times,
-                             stop, state, saved, lock.took_over)
+            if state is not None:
+                from .observers import check_resumed_columns
 
-    def _run(self, rundir, resume, progress, log_level, observers, t_end, frame_times, stop,
-             state=None, saved=None, lock_note=None) -> Result:
+                check_resumed_columns(system, saved)
+            return self._run(rundir, resume, progress, log_level, observers, t_end, frame_times,
+                             requested, state, saved, lock.took_over)
+
+    def _run(self, rundir, resume, progress, log_level, observers, t_end, frame_times,
+             requested, state=None, saved=None, lock_note=None) -> Result:
         from .observers import Checkpoint, FluxRecorder, FrameStore, FrameWriter, Metrics, ProbeRecorder
 
         case, system = self.case, self.system
@@ -198,13 +212,12 @@ class Simulation:
                 rundir.write_manifest(self._manifest(stepper, Status.RUNNING, "", 0.0, t, started))
             bar = _progress(progress)
             try:
-                with _StopSignals() as signals, _numpy_warnings_to_log():
+                with _numpy_warnings_to_log():
                     U, t, text = stepper.run(case.time.end if t_end is None else t_end,
                                              output_times(case) if frame_times is None
                                              else list(frame_times),
                                              bar, resume=state, saved=saved,
-                                             stop_requested=lambda: signals.reason or (
-                                                 stop() if stop is not None else None))
+                                             stop_requested=requested)
                 status = Status(text)
                 final = stepper.committed
                 if final.t != t:          # a direct steady solve: the loop hands back U alone
@@ -231,6 +244,9 @@ class Simulation:
                 if key in c.extra:
                     log.info("%s: %s", key, c.extra[key])
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and status is Status.FAILED:
+                # a second Ctrl-C while the run was set up, before its time loop
+                status = Status.INTERRUPTED
             if not message:
                 message = str(exc) or type(exc).__name__
             log.error("%s: %s", status, message)

@@ -19,7 +19,8 @@ from tests.helpers import small_case, to_toml
 
 
 def _case(tmp_path, **over):
-    raw = small_case(time={"end": "2 ms"}, output={"every": "1 ms"}, **over)
+    raw = small_case(time={"end": "2 ms"},
+                     output={"every": "1 ms", "probes": [{"name": "p", "at": ["0.25 um"]}]}, **over)
     path = tmp_path / "tiny.toml"
     path.write_text(to_toml(raw))
     return path
@@ -107,7 +108,8 @@ def test_another_hosts_lock_is_refused_unless_the_caller_takes_it(tmp_path):
     assert not (tmp_path / "run.lock").exists()
 
 
-@pytest.mark.parametrize("damage", ["changed case", "metrics without time_ms", "no checkpoint metrics"])
+@pytest.mark.parametrize("damage", ["changed case", "metrics without time_ms", "no checkpoint metrics",
+                                    "other probe columns"])
 def test_a_refused_resume_leaves_every_file_byte_identical(finished, capsys, damage):
     case, out = finished
     if damage == "changed case":
@@ -118,6 +120,11 @@ def test_a_refused_resume_leaves_every_file_byte_identical(finished, capsys, dam
         del metrics["time_ms"]
         (out / "metrics.json").write_text(json.dumps(metrics))
         expected = "time_ms"
+    elif damage == "other probe columns":
+        probes = (out / "probes.csv").read_text()
+        assert ",p," in probes
+        (out / "probes.csv").write_text(probes.replace(",p,", ",q,"))
+        expected = "other columns than this case records"
     else:
         import io
 

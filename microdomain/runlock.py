@@ -20,6 +20,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .io import umask
 from .rundir import LOCK, RunDirectoryError
 
 _held: set[str] = set()          # lock files this process holds (its own PID is not stale then)
@@ -108,6 +109,7 @@ class RunLock:
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(me, fh)
+            os.chmod(tmp, 0o666 & ~umask())      # readable as the umask allows, as every file
             try:
                 os.link(tmp, self.path)
             except FileExistsError:

@@ -84,6 +84,7 @@ def test_the_lock_is_held_during_a_run_and_refuses_a_second_writer_in_this_proce
     class Peek:
         def start(self, system, U, t):
             seen["lock"] = json.loads((out / "run.lock").read_text())
+            seen["mode"] = (out / "run.lock").stat().st_mode & 0o777
             with pytest.raises(RunLockedError, match="being written by PID"):
                 RunLock(out).acquire()
 
@@ -94,6 +95,9 @@ def test_the_lock_is_held_during_a_run_and_refuses_a_second_writer_in_this_proce
     sim.run(out=out, observers=[Peek()])
     assert seen["lock"]["pid"] == os.getpid() and seen["lock"]["host"] == socket.gethostname()
     assert set(seen["lock"]) == {"pid", "host", "started", "command"}
+    from microdomain.io import umask
+
+    assert seen["mode"] == 0o666 & ~umask()            # as every file of the run: the umask
     assert not (out / "run.lock").exists()
 
 

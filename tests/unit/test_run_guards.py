@@ -182,3 +182,11 @@ def test_out_that_is_a_file_or_cannot_be_written_exits_2_without_a_traceback(tmp
     assert main(["run", str(case), "--out", str(locked), "--quiet", *extra]) == 2
     err = capsys.readouterr().err
     assert "cannot write in" in err and "Traceback" not in err
+
+
+def test_resuming_a_finished_run_changes_nothing(finished, capsys):
+    case, out = finished
+    before = _snapshot(out)
+    assert main(["run", str(case), "--out", str(out), "--resume"]) == 0
+    assert capsys.readouterr().out.startswith("completed:")
+    assert _snapshot(out) == before            # no second last frame, metrics not rewritten

@@ -356,7 +356,8 @@ def resume_state(case, rundir: RunDirectory, system):
     except (OSError, ValueError, KeyError, TypeError, ET.ParseError, TableError) as exc:
         raise ResumeError(f"{rundir.path} holds no run that can be resumed: "
                           f"{_short(exc)}") from None
-    if "steady" in saved["metrics"] or "mass_balance" not in saved["metrics"]:
+    direct_steady = "steady" in saved["metrics"] or "mass_balance" not in saved["metrics"]
+    if direct_steady and not (manifest is not None and manifest.status.finished):
         raise ResumeError(f"the run in {rundir.path} reached its steady state: nothing to resume")
     if state.U.shape != system.initial.shape:
         raise ResumeError(f"the checkpoint in {rundir.path} holds {state.U.shape} values, the "

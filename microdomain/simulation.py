@@ -151,10 +151,6 @@ class Simulation:
             raise ValueError("resume continues the run in `out`; overwrite starts it again: pick one")
         if resume:
             rundir.check_resumable()          # before anything is written there
-            if rundir.is_complete(case.sha256):
-                # finished already (the same case): nothing to continue, nothing rewritten
-                log.info("%s holds a finished run of this case: nothing to resume", rundir.path)
-                return open_run(rundir.path)
         elif not (overwrite or rundir.is_empty()):
             raise FileExistsError(f"{rundir.path} exists and is not empty; pass overwrite=True, "
                                   "or resume=True to continue the run there")
@@ -170,6 +166,9 @@ class Simulation:
                 from .observers import check_resumed_columns
 
                 check_resumed_columns(system, saved)
+            if resume and rundir.is_complete(case.sha256):
+                # finished already (the same case): nothing to continue, nothing rewritten
+                return open_run(rundir.path)
             return self._run(rundir, resume, progress, log_level, observers, t_end, frame_times,
                              requested, state, saved, lock.took_over)
 

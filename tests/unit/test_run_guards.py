@@ -68,7 +68,8 @@ def test_a_stale_lock_is_taken_over_with_a_log_message_and_removed_at_the_end(fi
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()                                  # a PID that no longer runs
     _lock_file(out, gone.pid)
-    assert main(["run", str(case), "--out", str(out), "--quiet", "--resume"]) == 0
+    # (a resume takes over a stale lock too: tests/unit/test_fault_injection.py, after SIGKILL)
+    assert main(["run", str(case), "--out", str(out), "--quiet", "--overwrite"]) == 0
     log = (out / "log.txt").read_text()
     assert f"took over the stale lock of {out}: PID {gone.pid}" in log
     assert "is no longer running" in log

@@ -282,6 +282,12 @@ class GmshBuilder:
         None where a builder does not know its extent before meshing."""
         return None
 
+    @staticmethod
+    def estimate_cells(p) -> None:
+        """Unknown before Gmsh meshes (its size fields set the count); `resolution` is bounded
+        by the params instead."""
+        return None
+
     @classmethod
     def claims(cls, p) -> tuple[SurfaceClaim, ...]:
         raise NotImplementedError

@@ -294,6 +294,9 @@ class OutputSpec(Strict):
     every: Time | None = Field(None, gt=0)
     fields: tuple[str, ...] | None = None
     probes: tuple[Probe, ...] = ()
+    # axisymmetric runs: also write each frame revolved into 3D in this many angular segments
+    # (fields_revolved.pvd), for ParaView; N× the cells of the (r, z) frames
+    revolve: int | None = Field(None, ge=4, le=360)
 
 
 SECTIONS: dict[str, Any] = {

@@ -60,7 +60,8 @@ class Registry(Generic[T]):
         self._loaded_entry_points = True
         for ep in entry_points(group=self.group):
             if ep.name not in self._items:
-                where = f"{self.kind} {ep.name!r} (entry point {ep.value!r} in group {self.group!r})"
+                where = (f"{self.kind} {ep.name!r} (entry point {getattr(ep, 'value', '?')!r} "
+                         f"in group {self.group!r})")
                 try:
                     obj = ep.load()
                 except Exception as exc:        # a broken third-party package: name it, go on

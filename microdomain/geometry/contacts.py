@@ -11,6 +11,12 @@ Every fragment is assigned a compartment from the solids that contain it; every 
 from the compartments on its two sides (and whether it touches the cleft). The 2D variant is
 the (r, z) half-plane of the same bodies and FiPy weights it by r (see microdomain.mesh).
 
+With `cluster_radius` the channel cluster on the ER side of the contact gets its own surface,
+`er_cluster`: a disk of that radius about the axis (a compact cluster), cut out of the ER contact
+patch by a second, narrower cleft cylinder and meshed finer (cells of at most a third of its
+radius, and never coarser than `size_min`). Without it a cluster flux must be spread over the
+whole contact patch (docs/cases.md, "compact clusters", shows what that footprint does).
+
 With `er_network = true` the ER sheet runs out to the domain's outer wall instead of ending at
 `er_radius`: its rim there (`er_network`) stands for the rest of the ER network, so a bath on
 it holds the lumen near its resting [Ca2+] instead of a closed disk that a release empties.
@@ -71,6 +77,9 @@ class _ContactParams(GmshParams):
     bulk: Length = Field(0.250, gt=0)
     er_network: Bool = Field(False, description="the ER sheet reaches the outer wall, where its "
                              "rim `er_network` stands for the rest of the ER network")
+    cluster_radius: Length | None = Field(None, gt=0, description="a disk of this radius about "
+                                          "the axis on the ER side of the contact becomes the "
+                                          "surface `er_cluster` (a compact channel cluster)")
 
     def mesh_size(self, name: str) -> float:
         v = getattr(self, name)
@@ -84,16 +93,39 @@ class _ContactParams(GmshParams):
         if self.contact_radius >= self.er_radius:
             raise ValueError(f"contact_radius ({self.contact_radius / NM:g} nm) must be smaller than "
                              f"er_radius ({self.er_radius / NM:g} nm)")
+        rc = self.cluster_radius
+        if rc is not None and not 2 * NM <= rc <= 0.8 * self.contact_radius:
+            raise ValueError(f"cluster_radius ({rc / NM:g} nm) must lie between 2 nm and 0.8 × "
+                             f"contact_radius ({0.8 * self.contact_radius / NM:g} nm): the cluster "
+                             "sits inside the contact, its rim apart from the contact's")
         return self
+
+
+def _cluster_pieces(p, sh, shapes: dict) -> None:
+    """The cluster's own cleft cylinder (listed after the contact's, so it splits the patch)."""
+    if p.cluster_radius is not None:
+        shapes["cluster"] = sh.cylinder(p.cluster_radius, 0.0, p.gap)
+
+
+def _cluster_features(p, e) -> list[tuple[str, float]]:
+    """Finer cells on the cluster disk: at most a third of its radius."""
+    if p.cluster_radius is None:
+        return []
+    return [(e.plane_disk(0.0, p.cluster_radius), min(p.mesh_size("size_min"), p.cluster_radius / 3))]
+
+
+def _cluster_area(p) -> float:
+    return 0.0 if p.cluster_radius is None else math.pi * p.cluster_radius**2
 
 
 def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
                            compartment_of: Callable[[set[str]], str],
-                           surface_of: Callable[[str, str, bool], str | None]):
+                           surface_of: Callable[[str, str, str | None], str | None]):
     """Fragment the solids; map every piece to a compartment and every interface to a surface.
 
-    `shapes` lists the domain first. `surface_of(comp_a, comp_b, touches_cleft)` names an
-    interface (comp_b is OUTSIDE on the outer boundary) or returns None to leave it untagged.
+    `shapes` lists the domain first. `surface_of(comp_a, comp_b, zone)` names an interface
+    (comp_b is OUTSIDE on the outer boundary) or returns None to leave it untagged; `zone` is
+    "cluster" or "cleft" when a piece next to the interface lies in that shape, else None.
     """
     occ = gmsh.model.occ
     names = list(shapes)
@@ -121,7 +153,8 @@ def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
             if len(pieces) == 1 and xmax < 1e-6:
                 continue            # the symmetry axis r = 0: no flux by symmetry
         comps = [comp_of_piece[t] for t in pieces]
-        cleft = any("cleft" in member[t] for t in pieces)
+        cleft = ("cluster" if any("cluster" in member[t] for t in pieces) else
+                 "cleft" if any("cleft" in member[t] for t in pieces) else None)
         if len(comps) == 1:
             name = surface_of(comps[0], OUTSIDE, cleft)
         else:
@@ -137,6 +170,10 @@ def _pair(a: str, b: str, x: str, y: str) -> bool:
 
 def _network_claim(p) -> tuple[SurfaceClaim, ...]:
     return (SurfaceClaim("er_network", (("er", OUTSIDE),)),) if p.er_network else ()
+
+
+def _cluster_claim(p) -> tuple[SurfaceClaim, ...]:
+    return (SurfaceClaim("er_cluster", (("er", "cytosol"),)),) if p.cluster_radius is not None else ()
 
 
 # ------------------------------------------------------------------------ mam_contact --
@@ -176,7 +213,8 @@ class MamContact(GmshBuilder):
     @staticmethod
     def surface_names(p) -> list[str]:
         names = ["er_membrane", "er_mam_patch", "omm", "omm_mam_patch", "imm", "outer"]
-        return names + (["er_network"] if p.er_network else [])
+        return (names + (["er_network"] if p.er_network else []) +
+                (["er_cluster"] if p.cluster_radius is not None else []))
 
     @classmethod
     def claims(cls, p):
@@ -185,7 +223,7 @@ class MamContact(GmshBuilder):
                 SurfaceClaim("omm", (("ims", "cytosol"),)),
                 SurfaceClaim("omm_mam_patch", (("ims", "cytosol"),)),
                 SurfaceClaim("imm", (("matrix", "ims"),)),
-                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p)
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p) + _cluster_claim(p)
 
     @staticmethod
     def _layout(p):
@@ -204,10 +242,13 @@ class MamContact(GmshBuilder):
         Vi, Si, Fi = truncated_ball_measures(R - w, d - w)
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        areas = {"er_mam_patch": math.pi * a * a, "er_membrane": er["er_surface"] - math.pi * a * a,
+        areas = {"er_mam_patch": math.pi * a * a - _cluster_area(p),
+                 "er_membrane": er["er_surface"] - math.pi * a * a,
                  "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
+        if p.cluster_radius is not None:
+            areas["er_cluster"] = _cluster_area(p)
         return {
             "volumes": {"cytosol": V_dom - er["er"] - Vo, "er": er["er"], "ims": Vo - Vi,
                         "matrix": Vi},
@@ -227,6 +268,7 @@ class MamContact(GmshBuilder):
             "imm": sh.truncated_ball(L["zc"], L["R"] - p.ims_width, p.gap + p.ims_width),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
+        _cluster_pieces(p, sh, shapes)
 
         def compartment_of(s):
             if "imm" in s:
@@ -239,7 +281,7 @@ class MamContact(GmshBuilder):
 
         def surface_of(x, y, cleft):
             if _pair(x, y, "er", "cytosol"):
-                return "er_mam_patch" if cleft else "er_membrane"
+                return {"cluster": "er_cluster", "cleft": "er_mam_patch"}.get(cleft, "er_membrane")
             if _pair(x, y, "ims", "cytosol"):
                 return "omm_mam_patch" if cleft else "omm"
             if _pair(x, y, "matrix", "ims"):
@@ -260,7 +302,7 @@ class MamContact(GmshBuilder):
             (e.sphere(L["zc"], L["R"]), hmem),
             (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
             (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
-        ]
+        ] + _cluster_features(p, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
@@ -298,7 +340,8 @@ class ErLysosome(GmshBuilder):
     def surface_names(p) -> list[str]:
         names = ["er_membrane", "er_contact_patch", "lysosome_membrane", "lysosome_contact_patch",
                  "outer"]
-        return names + (["er_network"] if p.er_network else [])
+        return (names + (["er_network"] if p.er_network else []) +
+                (["er_cluster"] if p.cluster_radius is not None else []))
 
     @classmethod
     def claims(cls, p):
@@ -306,7 +349,7 @@ class ErLysosome(GmshBuilder):
                 SurfaceClaim("er_contact_patch", (("er", "cytosol"),)),
                 SurfaceClaim("lysosome_membrane", (("lysosome", "cytosol"),)),
                 SurfaceClaim("lysosome_contact_patch", (("lysosome", "cytosol"),)),
-                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p)
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p) + _cluster_claim(p)
 
     @staticmethod
     def _layout(p):
@@ -324,11 +367,13 @@ class ErLysosome(GmshBuilder):
         V, S, F = truncated_ball_measures(L["R"], L["d"])
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        areas = {"er_contact_patch": math.pi * a * a,
+        areas = {"er_contact_patch": math.pi * a * a - _cluster_area(p),
                  "er_membrane": er["er_surface"] - math.pi * a * a,
                  "lysosome_contact_patch": F, "lysosome_membrane": S, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
+        if p.cluster_radius is not None:
+            areas["er_cluster"] = _cluster_area(p)
         return {
             "volumes": {"cytosol": V_dom - er["er"] - V, "er": er["er"], "lysosome": V},
             "areas": areas,
@@ -346,6 +391,7 @@ class ErLysosome(GmshBuilder):
             "lysosome": sh.truncated_ball(L["zc"], L["R"], p.gap),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
+        _cluster_pieces(p, sh, shapes)
 
         def compartment_of(s):
             if "lysosome" in s:
@@ -356,7 +402,7 @@ class ErLysosome(GmshBuilder):
 
         def surface_of(x, y, cleft):
             if _pair(x, y, "er", "cytosol"):
-                return "er_contact_patch" if cleft else "er_membrane"
+                return {"cluster": "er_cluster", "cleft": "er_contact_patch"}.get(cleft, "er_membrane")
             if _pair(x, y, "lysosome", "cytosol"):
                 return "lysosome_contact_patch" if cleft else "lysosome_membrane"
             if _pair(x, y, "cytosol", OUTSIDE):
@@ -373,7 +419,7 @@ class ErLysosome(GmshBuilder):
             (e.plane_disk(p.gap, L["a"]), hmin),
             (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
-        ]
+        ] + _cluster_features(p, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))

@@ -17,6 +17,12 @@ patch by a second, narrower cleft cylinder and meshed finer (cells of at most a 
 radius, and never coarser than `size_min`). Without it a cluster flux must be spread over the
 whole contact patch (docs/cases.md, "compact clusters", shows what that footprint does).
 
+With `ip3r_height` too, the IP3R exclusion rule places the cluster (`cluster_ring`, documented
+in docs/geometry.md): an IP3R cannot sit where the ER faces the organelle across less than its
+cytosolic height, so when the gap is narrower the cluster moves radially outwards, off the
+contact, to the first radius where the local gap (the curved organelle above the flat ER)
+reaches that height; it keeps its area, as an annulus about the axis.
+
 With `er_network = true` the ER sheet runs out to the domain's outer wall instead of ending at
 `er_radius`: its rim there (`er_network`) stands for the rest of the ER network, so a bath on
 it holds the lumen near its resting [Ca2+] instead of a closed disk that a release empties.
@@ -80,6 +86,9 @@ class _ContactParams(GmshParams):
     cluster_radius: Length | None = Field(None, gt=0, description="a disk of this radius about "
                                           "the axis on the ER side of the contact becomes the "
                                           "surface `er_cluster` (a compact channel cluster)")
+    ip3r_height: Length | None = Field(None, gt=0, description="the IP3R's cytosolic height: "
+                                       "narrower gaps push the cluster off the contact to where "
+                                       "the local gap reaches it (needs cluster_radius)")
 
     def mesh_size(self, name: str) -> float:
         v = getattr(self, name)
@@ -98,24 +107,54 @@ class _ContactParams(GmshParams):
             raise ValueError(f"cluster_radius ({rc / NM:g} nm) must lie between 2 nm and 0.8 × "
                              f"contact_radius ({0.8 * self.contact_radius / NM:g} nm): the cluster "
                              "sits inside the contact, its rim apart from the contact's")
+        if self.ip3r_height is not None and rc is None:
+            raise ValueError("ip3r_height places a compact cluster: give cluster_radius too")
         return self
 
 
-def _cluster_pieces(p, sh, shapes: dict) -> None:
-    """The cluster's own cleft cylinder (listed after the contact's, so it splits the patch)."""
-    if p.cluster_radius is not None:
-        shapes["cluster"] = sh.cylinder(p.cluster_radius, 0.0, p.gap)
+def cluster_ring(p, L: dict) -> tuple[float, float] | None:
+    """Where the cluster sits: (r0, r1) of its disk (r0 = 0) or annulus on the ER, or None.
+
+    The IP3R exclusion rule (docs/geometry.md): the cluster sits in the cleft, a disk of
+    `cluster_radius` about the axis, when the gap is at least `ip3r_height`; otherwise it moves
+    out to r_H, where the organelle's lower surface, z = zc − √(R² − r²), stands `ip3r_height`
+    above the ER, and keeps its area there: r1² − r_H² = rc². No factor is fitted."""
+    rc, H = p.cluster_radius, p.ip3r_height
+    if rc is None:
+        return None
+    if H is None or p.gap >= H - 1e-12:
+        return 0.0, rc
+    R, zc = L["R"], L["zc"]
+    if zc - H <= 0:                     # cannot happen: zc − H > zc − gap = d > 0
+        raise ValueError("ip3r_height larger than the organelle's height above the ER")
+    rH = math.sqrt(R * R - (zc - H) ** 2)
+    return rH, math.sqrt(rH * rH + rc * rc)
 
 
-def _cluster_features(p, e) -> list[tuple[str, float]]:
-    """Finer cells on the cluster disk: at most a third of its radius."""
-    if p.cluster_radius is None:
+def _cluster_pieces(p, L, sh, shapes: dict) -> None:
+    """The cluster's own piece of cytosol over the ER (listed after the cleft, so it splits the
+    patch or, displaced, the ER membrane): its faces on the ER become `er_cluster`."""
+    ring = cluster_ring(p, L)
+    if ring is not None:
+        shapes["cluster"] = sh.ring(ring[0], ring[1], 0.0, p.gap if ring[0] == 0 else 0.5 * p.gap)
+
+
+def _cluster_features(p, L, e) -> list[tuple[str, float]]:
+    """Finer cells on the cluster: at most a third of its radius."""
+    ring = cluster_ring(p, L)
+    if ring is None:
         return []
-    return [(e.plane_disk(0.0, p.cluster_radius), min(p.mesh_size("size_min"), p.cluster_radius / 3))]
+    return [(e.plane_annulus(0.0, ring[0], ring[1]),
+             min(p.mesh_size("size_min"), p.cluster_radius / 3))]
 
 
-def _cluster_area(p) -> float:
-    return 0.0 if p.cluster_radius is None else math.pi * p.cluster_radius**2
+def _cluster_areas(p, L) -> tuple[float, float]:
+    """The cluster's area taken off (the contact patch, the rest of the ER membrane)."""
+    ring = cluster_ring(p, L)
+    if ring is None:
+        return 0.0, 0.0
+    area = math.pi * (ring[1] ** 2 - ring[0] ** 2)
+    return (area, 0.0) if ring[0] == 0 else (0.0, area)
 
 
 def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
@@ -242,13 +281,14 @@ class MamContact(GmshBuilder):
         Vi, Si, Fi = truncated_ball_measures(R - w, d - w)
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        areas = {"er_mam_patch": math.pi * a * a - _cluster_area(p),
-                 "er_membrane": er["er_surface"] - math.pi * a * a,
+        in_patch, off_patch = _cluster_areas(p, L)
+        areas = {"er_mam_patch": math.pi * a * a - in_patch,
+                 "er_membrane": er["er_surface"] - math.pi * a * a - off_patch,
                  "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
         if p.cluster_radius is not None:
-            areas["er_cluster"] = _cluster_area(p)
+            areas["er_cluster"] = sum(_cluster_areas(p, L))
         return {
             "volumes": {"cytosol": V_dom - er["er"] - Vo, "er": er["er"], "ims": Vo - Vi,
                         "matrix": Vi},
@@ -268,7 +308,7 @@ class MamContact(GmshBuilder):
             "imm": sh.truncated_ball(L["zc"], L["R"] - p.ims_width, p.gap + p.ims_width),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
-        _cluster_pieces(p, sh, shapes)
+        _cluster_pieces(p, L, sh, shapes)
 
         def compartment_of(s):
             if "imm" in s:
@@ -302,7 +342,7 @@ class MamContact(GmshBuilder):
             (e.sphere(L["zc"], L["R"]), hmem),
             (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
             (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
-        ] + _cluster_features(p, e)
+        ] + _cluster_features(p, L, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
@@ -367,13 +407,14 @@ class ErLysosome(GmshBuilder):
         V, S, F = truncated_ball_measures(L["R"], L["d"])
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        areas = {"er_contact_patch": math.pi * a * a - _cluster_area(p),
-                 "er_membrane": er["er_surface"] - math.pi * a * a,
+        in_patch, off_patch = _cluster_areas(p, L)
+        areas = {"er_contact_patch": math.pi * a * a - in_patch,
+                 "er_membrane": er["er_surface"] - math.pi * a * a - off_patch,
                  "lysosome_contact_patch": F, "lysosome_membrane": S, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
         if p.cluster_radius is not None:
-            areas["er_cluster"] = _cluster_area(p)
+            areas["er_cluster"] = sum(_cluster_areas(p, L))
         return {
             "volumes": {"cytosol": V_dom - er["er"] - V, "er": er["er"], "lysosome": V},
             "areas": areas,
@@ -391,7 +432,7 @@ class ErLysosome(GmshBuilder):
             "lysosome": sh.truncated_ball(L["zc"], L["R"], p.gap),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
-        _cluster_pieces(p, sh, shapes)
+        _cluster_pieces(p, L, sh, shapes)
 
         def compartment_of(s):
             if "lysosome" in s:
@@ -419,7 +460,7 @@ class ErLysosome(GmshBuilder):
             (e.plane_disk(p.gap, L["a"]), hmin),
             (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
-        ] + _cluster_features(p, e)
+        ] + _cluster_features(p, L, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))

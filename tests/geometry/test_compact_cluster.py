@@ -119,3 +119,36 @@ def test_box_channels_at_explicit_positions_each_carry_their_own_current():
         assert flow == pytest.approx(current_to_molar_flow(i, 2), rel=1e-12), name
     peaks = {n: m.surfaces[n]["Ca"].peak_uM for n in currents}
     assert peaks["ch2"] > 2 * peaks["ch1"]          # each channel its own domain
+
+
+def test_the_ip3r_exclusion_rule_moves_the_cluster_out_of_a_narrow_gap(built):
+    """docs/geometry.md: at gap ≥ ip3r_height the cluster is the disk about the axis; below, an
+    annulus of the same area where the mitochondrion stands ip3r_height above the ER."""
+    from microdomain.geometry import builders
+    from microdomain.geometry.contacts import _ball_on_sheet, cluster_ring
+
+    cls = builders.get("mam_contact")
+    H, rc = 0.017, 0.021
+
+    def ring(gap):
+        p = cls.Params.model_validate({"builder": "mam_contact", "gap": gap, "er_network": True,
+                                       "cluster_radius": "21 nm", "ip3r_height": "17 nm"})
+        return cluster_ring(p, _ball_on_sheet(p.mito_radius, p))
+
+    assert ring("20 nm") == (0.0, rc) and ring("17 nm") == (0.0, rc)
+    R, a = 0.300, 0.150
+    for gap_nm in (5, 10, 15):
+        r0, r1 = ring(f"{gap_nm} nm")
+        gap = gap_nm * 1e-3
+        zc = gap + math.sqrt(R * R - a * a)
+        assert zc - math.sqrt(R * R - r0 * r0) == pytest.approx(H, rel=1e-12)   # local gap = H
+        assert r0 > a and r1 * r1 - r0 * r0 == pytest.approx(rc * rc, rel=1e-12)
+    r0, r1 = ring("10 nm")
+    assert r0 * 1e3 == pytest.approx(162, abs=0.5) and (r1 - r0) * 1e3 == pytest.approx(1.4, abs=0.05)
+    _, domain = built("mam_contact", variant="axisymmetric", gap="10 nm", er_network=True,
+                      cluster_radius="21 nm", ip3r_height="17 nm", resolution=2.0)
+    areas = domain.stats["surface_areas_um2"]
+    assert areas["er_cluster"] == pytest.approx(math.pi * rc * rc, rel=1e-9)
+    assert areas["er_mam_patch"] == pytest.approx(math.pi * a * a, rel=1e-9)      # left the cleft
+    with pytest.raises(ValueError, match="give cluster_radius too"):
+        cls.Params.model_validate({"builder": "mam_contact", "ip3r_height": "17 nm"})

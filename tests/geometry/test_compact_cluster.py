@@ -89,6 +89,21 @@ def test_a_compact_cluster_raises_the_facing_omm_with_the_same_current(steady):
     rim = omm["smeared"] - 0.5 * scale
     predicted = rim + scale * (math.log(CONTACT / 0.030) + 0.5)
     assert omm["compact"] == pytest.approx(predicted, rel=0.06)
+    assert scale == pytest.approx(169, abs=0.5) and rim == pytest.approx(60, abs=0.5)   # the docs
+    assert predicted == pytest.approx(415.5, abs=0.05)
+    assert predicted / omm["compact"] - 1 == pytest.approx(0.05, abs=0.005)
+
+
+@pytest.mark.slow
+def test_the_omm_values_hold_on_a_finer_mesh(mesh_cache):
+    """docs/cases.md: at resolution 0.5 the two OMM values are 144.9 and 397.2 µM."""
+    omm = {}
+    for key, rc in (("smeared", None), ("compact", "30 nm")):
+        res = md.Simulation(md.case_from_dict(_case(rc, resolution=0.5), "cluster.toml")).run()
+        assert res.status == md.Status.STEADY_STATE
+        omm[key] = res.metrics.surfaces["omm_mam_patch"]["Ca"].peak_uM
+    assert omm["smeared"] == pytest.approx(144.9, abs=0.05)
+    assert omm["compact"] == pytest.approx(397.2, abs=0.05)
 
 
 def test_box_channels_at_explicit_positions_each_carry_their_own_current():

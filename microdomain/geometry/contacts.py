@@ -21,7 +21,8 @@ With `ip3r_height` too, the IP3R exclusion rule places the cluster (`cluster_rin
 in docs/geometry.md): an IP3R cannot sit where the ER faces the organelle across less than its
 cytosolic height, so when the gap is narrower the cluster moves radially outwards, off the
 contact, to the first radius where the local gap (the curved organelle above the flat ER)
-reaches that height; it keeps its area, as an annulus about the axis.
+reaches that height; it keeps its area: in 3D a disk beside the contact, its near edge there
+(on the x axis), in (r, z) an annulus about the axis.
 
 With `er_network = true` the ER sheet runs out to the domain's outer wall instead of ending at
 `er_radius`: its rim there (`er_network`) stands for the rest of the ER network, so a bath on
@@ -135,8 +136,15 @@ def _cluster_pieces(p, L, sh, shapes: dict) -> None:
     """The cluster's own piece of cytosol over the ER (listed after the cleft, so it splits the
     patch or, displaced, the ER membrane): its faces on the ER become `er_cluster`."""
     ring = cluster_ring(p, L)
-    if ring is not None:
-        shapes["cluster"] = sh.ring(ring[0], ring[1], 0.0, p.gap if ring[0] == 0 else 0.5 * p.gap)
+    if ring is None:
+        return
+    if ring[0] == 0:
+        shapes["cluster"] = sh.cylinder(ring[1], 0.0, p.gap)
+    elif sh.dim == 3:       # displaced: a disk beside the contact, its near edge at r_H
+        rc = p.cluster_radius
+        shapes["cluster"] = sh.occ.addCylinder(ring[0] + rc, 0, 0, 0, 0, 0.5 * p.gap, rc)
+    else:                   # (r, z): the same area as a ring about the axis
+        shapes["cluster"] = sh.ring(ring[0], ring[1], 0.0, 0.5 * p.gap)
 
 
 def _cluster_features(p, L, e) -> list[tuple[str, float]]:
@@ -144,8 +152,10 @@ def _cluster_features(p, L, e) -> list[tuple[str, float]]:
     ring = cluster_ring(p, L)
     if ring is None:
         return []
-    return [(e.plane_annulus(0.0, ring[0], ring[1]),
-             min(p.mesh_size("size_min"), p.cluster_radius / 3))]
+    h = min(p.mesh_size("size_min"), p.cluster_radius / 3)
+    if ring[0] > 0 and e.dim == 3:
+        return [(e.plane_disk(0.0, p.cluster_radius, (ring[0] + p.cluster_radius, 0.0)), h)]
+    return [(e.plane_annulus(0.0, ring[0], ring[1]), h)]
 
 
 def _cluster_areas(p, L) -> tuple[float, float]:

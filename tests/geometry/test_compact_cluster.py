@@ -5,6 +5,7 @@ the patch (docs/cases.md, "Compact clusters": the numbers there are asserted her
 
 import math
 
+import numpy as np
 import pytest
 
 import microdomain as md
@@ -167,3 +168,25 @@ def test_the_ip3r_exclusion_rule_moves_the_cluster_out_of_a_narrow_gap(built):
     assert areas["er_mam_patch"] == pytest.approx(math.pi * a * a, rel=1e-9)      # left the cleft
     with pytest.raises(ValueError, match="give cluster_radius too"):
         cls.Params.model_validate({"builder": "mam_contact", "ip3r_height": "17 nm"})
+
+
+def test_in_3d_a_displaced_cluster_is_a_disk_beside_the_contact(built):
+    """docs/geometry.md: in 3D the displaced cluster is a disk of radius rc with its near edge at
+    r_H, on the x axis (not a ring, whose 1.4 nm width would spoil the tetrahedra)."""
+    from microdomain.geometry import builders
+    from microdomain.geometry.contacts import _ball_on_sheet, cluster_ring
+
+    params = dict(variant="3d", gap="10 nm", er_network=True, cluster_radius="21 nm",
+                  ip3r_height="17 nm", resolution=2.0)
+    _, d = built("mam_contact", **params)
+    cls = builders.get("mam_contact")
+    p = cls.Params.model_validate({"builder": "mam_contact", **params})
+    r_h, _ = cluster_ring(p, _ball_on_sheet(p.mito_radius, p))
+    faces = d.surfaces["er_cluster"].faces
+    w = d.face_areas[faces]
+    cx, cy, cz = (np.sum(d.face_centers[k, faces] * w) / w.sum() for k in range(3))
+    rc = 0.021
+    assert cx == pytest.approx(r_h + rc, abs=0.002) and abs(cy) < 0.002 and abs(cz) < 1e-9
+    assert w.sum() == pytest.approx(math.pi * rc * rc, rel=0.05)          # faceted disk
+    r = np.hypot(d.face_centers[0, faces], d.face_centers[1, faces])
+    assert r.min() > r_h - 0.002                                          # outside the contact

@@ -934,7 +934,7 @@ def _probes_in_domain(file: str, parsed: dict) -> list[Problem]:
             if not lo - tol <= x <= hi + tol:
                 problems.append(Problem(file, f"output.probes[{k}].at[{i}]",
                                         f"{axis} = {x:g} um lies outside the domain, which spans "
-                                        f"{axis} = {lo:g} to {hi:g} um"))
+                                        f"{axis} = {lo:g} to {hi:g} um (probe {probe.name!r})"))
     return problems
 
 

@@ -36,6 +36,8 @@ _API = {
     "Metrics": ("records", "Metrics"),
     "RunDirectory": ("rundir", "RunDirectory"),
     "ResumeError": ("rundir", "ResumeError"),
+    "RunDirectoryError": ("rundir", "RunDirectoryError"),
+    "RunLockedError": ("runlock", "RunLockedError"),
     "sweep": ("sweeps", "sweep"),
     "open_sweep": ("sweeps", "open_sweep"),
     "SweepOutcome": ("sweeps", "SweepOutcome"),

@@ -79,7 +79,7 @@ def _default_out(case) -> Path:
 
 
 def cmd_run(args) -> int:
-    from .rundir import ResumeError
+    from .rundir import RunDirectoryError
     from .solver import SimulationError
 
     try:
@@ -92,16 +92,21 @@ def cmd_run(args) -> int:
         print("--resume needs --out: the run directory to continue", file=sys.stderr)
         return EXIT_CASE_ERROR
     out = Path(args.out) if args.out else _default_out(case)
+    if out.exists() and not out.is_dir():
+        print(f"--out {out} is a file, not a directory: choose another --out", file=sys.stderr)
+        return EXIT_CASE_ERROR
     if (args.out and out.exists() and any(out.iterdir()) and not args.overwrite
             and not args.resume):
         print(f"{out} exists and is not empty; choose another --out, pass --overwrite, or "
               "--resume to continue the run there", file=sys.stderr)
         return EXIT_CASE_ERROR
+    warnings = _WarningCount()
     try:
-        result = sim.run(out=out, resume=args.resume, overwrite=not args.resume,
-                         progress=not args.quiet, log_level=args.file_level)
-    except ResumeError as exc:
-        print(f"cannot resume: {exc}", file=sys.stderr)
+        with warnings:
+            result = sim.run(out=out, resume=args.resume, overwrite=not args.resume,
+                             progress=not args.quiet, log_level=args.file_level)
+    except RunDirectoryError as exc:
+        print(f"cannot {'resume' if args.resume else 'run'} into {out}: {exc}", file=sys.stderr)
         return EXIT_CASE_ERROR
     except SimulationError as exc:
         print(f"run stopped: {exc}\nEverything written until then is in {out}/", file=sys.stderr)
@@ -110,10 +115,45 @@ def cmd_run(args) -> int:
         print(f"\ninterrupted; frames written so far are in {out}/; continue with "
               f"`microdomain run {args.case} --out {out} --resume`", file=sys.stderr)
         return 130
+    finally:
+        if warnings.count and not warnings.shown:
+            print(f"{warnings.count} warning(s) in {out / 'log.txt'} (-v shows them here)",
+                  file=sys.stderr)
     if not args.quiet:
         print(f"{result.status}: {out}/ (fields.pvd, probes.csv, fluxes.csv, metrics.json, "
               "manifest.json, log.txt)")
     return 0
+
+
+class _WarningCount:
+    """Counts the package's warnings during a run, so the console (which shows them only at -v)
+    can still say that log.txt holds some."""
+
+    def __init__(self):
+        import logging
+
+        self.count = 0
+        self.shown = _console_level() <= logging.WARNING
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = self._emit
+
+    def _emit(self, record):
+        import logging
+
+        if record.levelno == logging.WARNING:
+            self.count += 1
+
+    def __enter__(self):
+        import logging
+
+        logging.getLogger("microdomain").addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc):
+        import logging
+
+        logging.getLogger("microdomain").removeHandler(self.handler)
+        return False
 
 
 def cmd_info(args) -> int:
@@ -337,15 +377,25 @@ def _print_summary(outcome, p) -> None:
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+def _console_level() -> int:
+    import logging
+
+    for h in logging.getLogger("microdomain").handlers:
+        if getattr(h, "_microdomain_console", False):
+            return h.level
+    return logging.WARNING
+
+
 def _setup_logging(args) -> None:
-    """Console: warnings by default, -v info, -vv debug, or --log-level; log.txt: info, or
-    debug when either asks for it."""
+    """Console: errors by default (a run's warnings — concentration ceiling, NumPy floating-point
+    errors — go to log.txt, and the run says how many there were), -v warnings and info, -vv
+    debug, or --log-level; log.txt: info, or debug when either asks for it."""
     import logging
 
     if args.log_level:
         console = getattr(logging, args.log_level)
     else:
-        console = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+        console = {0: logging.ERROR, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     args.file_level = min(console, logging.INFO) if not args.log_level else console
     logger = logging.getLogger("microdomain")
     for h in [h for h in logger.handlers if getattr(h, "_microdomain_console", False)]:
@@ -364,9 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microdomain", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"microdomain {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more on the console: -v info, -vv debug (log.txt gets debug too)")
+                        help="more on the console: -v warnings and info, -vv debug (log.txt "
+                        "gets debug too)")
     parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
-                        help="level of the console and of log.txt (default: WARNING on the "
+                        help="level of the console and of log.txt (default: ERROR on the "
                         "console, INFO in log.txt)")
     # the same options after the command (`microdomain run CASE -v`); SUPPRESS keeps what was
     # given before it when they are absent

@@ -131,6 +131,17 @@ def _check_keys(saved_keys, own_keys, what: str) -> None:
         raise ResumeError(f"the run directory's {what} has other columns than this case records")
 
 
+def check_resumed_columns(system: System, saved: dict) -> None:
+    """ResumeError, before the resumed run writes anything, if the run directory's tables have
+    other columns than this case records (the same case hash, another version's columns)."""
+    probes, fluxes = ProbeRecorder(system.case.output.probes), FluxRecorder()
+    probes._setup(system)
+    fluxes._setup(system)
+    _check_keys(saved.get("probe_keys"), [(c.probe, c.field) for c in probes.columns], "probes.csv")
+    _check_keys(saved.get("flux_keys"), [(c.flux, c.kind, c.field) for c in fluxes.columns],
+                "fluxes.csv")
+
+
 class ProbeRecorder:
     """Every accepted step: one row of probe values (µM, interpolated; see probe_weights);
     probes.csv rewritten at each checkpoint."""

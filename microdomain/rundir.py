@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ REVOLVED = "fields_revolved.pvd"
 SURFACES = "surfaces.vtu"
 CHECKPOINT = "checkpoint.npz"
 LOG = "log.txt"
+LOCK = "run.lock"
+"""Held while a process writes the directory (runlock.py); absent once the run has ended."""
 
 FILES = {
     FIELDS: "the frames: a ParaView collection of fields/frame_NNNNN.vtu with their times",
@@ -47,7 +50,12 @@ FILES = {
 UNITS = {"time": "ms", "length": "um", "concentration": "uM", "flow": "amol/ms", "gate": "1"}
 
 
-class ResumeError(MicrodomainError, ValueError):
+class RunDirectoryError(MicrodomainError, ValueError):
+    """A run directory that cannot be written (a file, unwritable, locked by another process);
+    the message says why."""
+
+
+class ResumeError(RunDirectoryError):
     """A run directory that cannot be continued; the message says why."""
 
 
@@ -151,9 +159,32 @@ class RunDirectory:
     # ----------------------------------------------------------------------- writing --
 
     def create(self) -> "RunDirectory":
-        """Make the directory (and its parents)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Make the directory (and its parents); RunDirectoryError if it cannot be written."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirectoryError(f"{self.path} is a file, not a directory: choose another --out")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot create the run directory {self.path}: "
+                                    f"{exc.strerror or exc}") from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise RunDirectoryError(f"cannot write in {self.path}: permission denied")
         return self
+
+    def check_resumable(self) -> None:
+        """Refuse (ResumeError), before anything is written, a directory that holds no run of
+        microdomain: there is none, it is a file, or it holds neither a manifest nor only what a
+        run killed at its very start leaves (the lock, log.txt)."""
+        if not self.path.exists():
+            raise ResumeError(f"{self.path} does not exist: nothing to resume")
+        if not self.path.is_dir():
+            raise ResumeError(f"{self.path} is a file, not a run directory")
+        if self.file(MANIFEST).is_file():
+            return
+        names = {p.name for p in self.path.iterdir()}
+        if not names or not names <= {LOCK, LOG}:
+            raise ResumeError(f"{self.path} is not a run directory (no {MANIFEST}): nothing "
+                              "to resume; run without --resume to start a run there")
 
     def write_manifest(self, manifest: Manifest) -> None:
         """manifest.json, atomically."""
@@ -334,33 +365,58 @@ def _mesh_field_data(domain) -> dict:
 
 def resume_state(case, rundir: RunDirectory, system):
     """(State, saved) to continue the run in `rundir` from its checkpoint: the accepted state,
-    the metrics' running totals, and the frames, probe and flux rows up to that time."""
+    the metrics' running totals, and the frames, probe and flux rows up to that time. (None,
+    None) for a run of this case killed before its first checkpoint: it starts again at t = 0.
+    ResumeError, having written nothing, if the directory cannot be continued."""
     from .tables import TableError
 
+    rundir.check_resumable()
     try:
-        manifest = rundir.manifest()
+        manifest = rundir.manifest() if rundir.file(MANIFEST).is_file() else None
+    except (OSError, ValueError) as exc:
+        raise ResumeError(f"{rundir.path}/{MANIFEST} cannot be read ({exc})") from None
+    if manifest is not None and manifest.case_sha256 != case.sha256:
+        raise ResumeError(f"{case.path} has changed since the run in {rundir.path} was started "
+                          "(case hash differs); resume needs the same case file")
+    if not rundir.file(CHECKPOINT).is_file():
+        # killed (SIGKILL, power) before the checkpoint written at t = 0: nothing was computed
+        return None, None
+    try:
         state, saved = rundir.checkpoint()
+        Metrics.model_validate(saved["metrics"])
+        if rundir.file(METRICS).is_file():
+            Metrics.model_validate(json.loads(rundir.file(METRICS).read_text()))
         frames = rundir.frame_entries()
         probes = rundir.probes(manifest)
         fluxes = rundir.fluxes(manifest)
-    except (OSError, ValueError, KeyError, ET.ParseError, TableError) as exc:
-        raise ResumeError(f"{rundir.path} holds no run to resume ({exc})") from None
-    if manifest.case_sha256 != case.sha256:
-        raise ResumeError(f"{case.path} has changed since the run in {rundir.path} was started "
-                          "(case hash differs); resume needs the same case file")
+    except (OSError, ValueError, KeyError, TypeError, ET.ParseError, TableError) as exc:
+        raise ResumeError(f"{rundir.path} holds no run that can be resumed: "
+                          f"{_short(exc)}") from None
+    direct_steady = "steady" in saved["metrics"] or "mass_balance" not in saved["metrics"]
+    if direct_steady and not (manifest is not None and manifest.status.finished):
+        raise ResumeError(f"the run in {rundir.path} reached its steady state: nothing to resume")
     if state.U.shape != system.initial.shape:
         raise ResumeError(f"the checkpoint in {rundir.path} holds {state.U.shape} values, the "
                           f"case needs {system.initial.shape}")
     t = state.t
     keep = lambda rows: [r for r in rows if r[0] <= t * (1 + 1e-12)]  # noqa: E731
-    probe_keys, probe_rows = wide_rows(probes, ["probe", "field"])
-    flux_keys, flux_rows = wide_rows(fluxes, ["flux", "kind", "field"])
+    try:
+        probe_keys, probe_rows = wide_rows(probes, ["probe", "field"])
+        flux_keys, flux_rows = wide_rows(fluxes, ["flux", "kind", "field"])
+    except (ValueError, KeyError) as exc:
+        raise ResumeError(f"{rundir.path}: {PROBES} or {FLUXES} is damaged ({exc})") from None
     saved.update(frames=[f for f in frames if f[0] <= t * (1 + 1e-12)],
                  probe_rows=keep(probe_rows), probe_keys=probe_keys,
                  flux_rows=keep(flux_rows), flux_keys=flux_keys)
     return state, saved
 
 
+def _short(exc: Exception) -> str:
+    """An exception in one line (a pydantic error lists its fields on several)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 __all__ = ["CHECKPOINT", "FIELDS", "FILES", "FLUXES", "FORMAT", "FluxColumn", "FrameRef", "LOG",
-           "MANIFEST", "METRICS", "NotARunError", "PROBES", "ProbeColumn", "ResumeError",
-           "RunDirectory", "SURFACES", "Status", "read_checkpoint", "resume_state"]
+           "LOCK", "MANIFEST", "METRICS", "NotARunError", "PROBES", "ProbeColumn", "ResumeError",
+           "RunDirectory", "RunDirectoryError", "SURFACES", "Status", "read_checkpoint", "resume_state"]

@@ -10,6 +10,7 @@ The CLI, sweeps and the verification studies all run through here.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata as md
 import logging
@@ -112,7 +113,8 @@ class Simulation:
 
     def run(self, out=None, *, resume: bool = False, overwrite: bool = False, progress=False,
             log_level: int | str = "INFO", observers=(), t_end: float | None = None,
-            frame_times: list[float] | None = None, stop=None) -> Result:
+            frame_times: list[float] | None = None, stop=None,
+            take_foreign_lock: bool = False) -> Result:
         """Run the case to its end time (or steady state).
 
         out: a run directory to write (every file of docs/run-directory.md); refused if it holds
@@ -123,22 +125,65 @@ class Simulation:
         loop themselves (verification); t_end and frame times in ms.
         stop: a callable polled between steps, like the signals: a reason ("SIGINT", "SIGTERM")
         stops the run after its current step (a sweep's worker stopping on the client's Ctrl-C).
+        take_foreign_lock: take over a lock another host holds on `out` (a sweep's scheduler,
+        which runs each point once at a time, after a worker on another host died); a live
+        lock of this host is always refused (runlock.py).
 
         Raises SimulationError if the run cannot go on (what was computed is kept in `out`),
-        KeyboardInterrupt on Ctrl-C or SIGTERM (after a checkpoint, so `resume` continues)."""
+        KeyboardInterrupt on Ctrl-C or SIGTERM (after a checkpoint, so `resume` continues),
+        RunDirectoryError (ResumeError, RunLockedError) if `out` cannot be written or resumed:
+        then nothing in it has changed."""
+
+        # SIGINT/SIGTERM from here on stop the run cleanly (after a step, checkpointed, the lock
+        # released), also when they come while it is being set up
+        with _StopSignals() as signals:
+            return self._guarded(out, resume, overwrite, progress, log_level, observers, t_end,
+                                 frame_times, stop, take_foreign_lock, signals)
+
+    def _guarded(self, out, resume, overwrite, progress, log_level, observers, t_end,
+                 frame_times, stop, take_foreign_lock, signals) -> Result:
+        case, system = self.case, self.system
+        requested = lambda: signals.reason or (stop() if stop is not None else None)  # noqa: E731
+        rundir = RunDirectory(out) if out is not None else None
+        if rundir is None:
+            if resume:
+                raise ValueError("resume needs `out`: the run directory to continue")
+            return self._run(None, False, progress, log_level, observers, t_end, frame_times,
+                             requested)
+        if resume and overwrite:
+            raise ValueError("resume continues the run in `out`; overwrite starts it again: pick one")
+        if resume:
+            rundir.check_resumable()          # before anything is written there
+        elif not (overwrite or rundir.is_empty()):
+            raise FileExistsError(f"{rundir.path} exists and is not empty; pass overwrite=True, "
+                                  "or resume=True to continue the run there")
+        rundir.create()
+        from .runlock import RunLock
+
+        # held while this process writes the directory: released at the end, on an error and
+        # on SIGINT/SIGTERM (which end the run through KeyboardInterrupt)
+        with RunLock(rundir.path, take_foreign=take_foreign_lock) as lock:
+            # a refused resume leaves the directory as it was: checked before any file is written
+            state, saved = resume_state(case, rundir, system) if resume else (None, None)
+            if state is not None:
+                from .observers import check_resumed_columns
+
+                check_resumed_columns(system, saved)
+            if resume and rundir.is_complete(case.sha256):
+                # finished already (the same case): nothing to continue, nothing rewritten
+                return open_run(rundir.path)
+            return self._run(rundir, resume, progress, log_level, observers, t_end, frame_times,
+                             requested, state, saved, lock.took_over)
+
+    def _run(self, rundir, resume, progress, log_level, observers, t_end, frame_times,
+             requested, state=None, saved=None, lock_note=None) -> Result:
         from .observers import Checkpoint, FluxRecorder, FrameStore, FrameWriter, Metrics, ProbeRecorder
 
         case, system = self.case, self.system
-        rundir = RunDirectory(out) if out is not None else None
-        if rundir is not None:
-            if resume and overwrite:
-                raise ValueError("resume continues the run in `out`; overwrite starts it again: pick one")
-            if not (resume or overwrite or rundir.is_empty()):
-                raise FileExistsError(f"{rundir.path} exists and is not empty; pass overwrite=True, "
-                                      "or resume=True to continue the run there")
-            rundir.create()
-        elif resume:
-            raise ValueError("resume needs `out`: the run directory to continue")
+        started = _utc_now()
+        if rundir is not None and state is None:
+            # first thing written: a run killed from here on is one `--resume` starts again
+            rundir.write_manifest(self._manifest(None, Status.RUNNING, "", 0.0, 0.0, started))
         fields = list(case.output.fields) if case.output.fields else None
         metrics = Metrics(rundir)
         probes, fluxes = ProbeRecorder(case.output.probes, rundir), FluxRecorder(rundir)
@@ -152,31 +197,34 @@ class Simulation:
 
         handler = rundir.log_handler(_level(log_level), append=resume) if rundir is not None else None
         restore = _attach(handler)
-        start, started = wallclock.perf_counter(), _utc_now()
+        start = wallclock.perf_counter()
         stepper, status, message, t = None, Status.FAILED, "", 0.0
         try:
             stepper = Stepper(system, watchers + list(observers), warn=log.warning)
             extra = stepper.counters.extra
+            if lock_note:
+                log.warning("%s", lock_note)
             log.info("case %s (%s), sha256 %s", case.info.name, case.path, case.sha256)
             log.info("mesh: %s", self.domain.stats)
             log.info("unknowns: %s", ", ".join(u.name for u in system.chemistry.unknowns))
             log.info("time: %s; linear solver: %s (%s)", extra["method"], extra["linear_strategy"],
                      extra["linear_reason"])
-            state, saved = resume_state(case, rundir, system) if resume else (None, None)
             if state is not None:
                 log.info("resuming from the checkpoint at t = %.6g ms", state.t)
                 t = state.t
+            elif resume:
+                log.warning("no checkpoint in %s (the run was killed before its first one): "
+                            "starting again at t = 0", rundir.path)
             if rundir is not None:
                 rundir.write_manifest(self._manifest(stepper, Status.RUNNING, "", 0.0, t, started))
             bar = _progress(progress)
             try:
-                with _StopSignals() as signals:
+                with _numpy_warnings_to_log():
                     U, t, text = stepper.run(case.time.end if t_end is None else t_end,
                                              output_times(case) if frame_times is None
                                              else list(frame_times),
                                              bar, resume=state, saved=saved,
-                                             stop_requested=lambda: signals.reason or (
-                                                 stop() if stop is not None else None))
+                                             stop_requested=requested)
                 status = Status(text)
                 final = stepper.committed
                 if final.t != t:          # a direct steady solve: the loop hands back U alone
@@ -203,6 +251,9 @@ class Simulation:
                 if key in c.extra:
                     log.info("%s: %s", key, c.extra[key])
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and status is Status.FAILED:
+                # a second Ctrl-C while the run was set up, before its time loop
+                status = Status.INTERRUPTED
             if not message:
                 message = str(exc) or type(exc).__name__
             log.error("%s: %s", status, message)
@@ -301,6 +352,25 @@ class _LogFrames:
 
     def finish(self, U, t, status):
         pass
+
+
+@contextlib.contextmanager
+def _numpy_warnings_to_log():
+    """NumPy's floating-point errors (overflow, division by zero, invalid values) during a run go
+    to the log, once per kind, instead of RuntimeWarnings on stderr: the solver judges values
+    itself (a non-finite Newton update rejects the step, negativity and the concentration
+    ceiling are checked and reported with field, place and time), so these add only noise on
+    the console. np.errstate is local to the thread (a context variable)."""
+    seen: set[str] = set()
+
+    def report(kind: str, flag: int) -> None:
+        if kind not in seen:
+            seen.add(kind)
+            log.warning("NumPy floating-point error during the run: %s (first of its kind; the "
+                        "solver rejects steps with non-finite values)", kind)
+
+    with np.errstate(divide="call", over="call", invalid="call", call=report):
+        yield
 
 
 class _StopSignals:

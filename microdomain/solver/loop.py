@@ -9,6 +9,7 @@ time, observers get a checkpoint of the accepted state, from which a run resumes
 
 from __future__ import annotations
 
+import logging
 import math
 import time as wallclock
 
@@ -23,6 +24,8 @@ from .policy import StepPolicy
 from .residual import Residual, Stage
 from .state import (Counters, NotConverged, Observer, SimulationError, State, StepInfo,
                     reaction_inflow)
+
+log = logging.getLogger("microdomain.solver")      # rejected steps, at debug level
 
 
 class Stepper:
@@ -75,13 +78,14 @@ class Stepper:
             self.counters.extra.setdefault("warnings", []).append(message)
             self.warn(message)
 
-    def _negativity(self, U) -> str | None:
+    def _negativity(self, U, t: float) -> str | None:
         floor = -self.policy.negative_atol * self.sys.atol[:, None]
         low = U < floor
         if not np.any(low):
             return None
         k, cell = np.unravel_index(int(np.argmin(np.where(low, U / self.sys.atol[:, None], 0.0))), U.shape)
-        return f"negative concentration {U[k, cell]:.3g} uM of {place(self.sys, int(k), int(cell))}"
+        return (f"negative concentration {U[k, cell]:.3g} uM of {place(self.sys, int(k), int(cell))} "
+                f"at t = {t:.6g} ms")
 
     def _info(self, t, h, its, result, gates) -> StepInfo:
         angle = self.sys.domain.angle
@@ -172,16 +176,17 @@ class Stepper:
             try:
                 result = self.integrator.step(state.U, state.gates, ev_n, t, h, active, cfg.rtol,
                                               restart, judge=cfg.adaptive)
-                problem = self._negativity(result.ev.U)
+                problem = self._negativity(result.ev.U, t + h)
                 if problem:
                     raise NotConverged(problem)
             except NotConverged as exc:
                 self.counters.rejected += 1
                 self.counters.extra["last_failure"] = f"t = {t:.6g} ms, dt = {h:.3g} ms: {exc}"
+                log.debug("step from t = %.6g ms with dt = %.3g ms rejected: %s", t, h, exc)
                 dt_natural = h * pol.fail_shrink
                 after_reject = True
                 if dt_natural < cfg.dt.min:
-                    raise SimulationError(f"at t = {t:.6g} ms: {exc}; dt fell below dt.min "
+                    raise SimulationError(f"from t = {t:.6g} ms: {exc}; dt fell below dt.min "
                                           f"({cfg.dt.min:g} ms)") from None
                 continue
             err = result.error if cfg.adaptive else 0.0

@@ -125,7 +125,8 @@ def solve_stage(res, lin, stage, U0: np.ndarray, active, W: np.ndarray, policy, 
         dU = lin.solve(-ev.F)
         U = U + dU
         if not np.all(np.isfinite(U)):
-            raise NotConverged(f"non-finite values in a Newton update ({worst(res.sys, np.nan_to_num(dU, nan=1e300), W)})")
+            raise NotConverged(f"non-finite values in a Newton update at t = {stage.t:.6g} ms "
+                               f"({worst(res.sys, np.nan_to_num(dU, nan=1e300), W)})")
         ev = res.evaluate(U, stage, active)
         norm = weighted_max(dU, W)
         counters.newton_iterations += 1
@@ -134,7 +135,7 @@ def solve_stage(res, lin, stage, U0: np.ndarray, active, W: np.ndarray, policy, 
             if theta >= 1.0:
                 if fresh:
                     raise NotConverged(f"Newton diverges (contraction {theta:.2g}) at "
-                                       f"{worst(res.sys, dU, W)}")
+                                       f"t = {stage.t:.6g} ms, {worst(res.sys, dU, W)}")
                 refresh, prev, eta = True, None, 1.0
                 continue
             eta = theta / (1.0 - theta)
@@ -145,5 +146,6 @@ def solve_stage(res, lin, stage, U0: np.ndarray, active, W: np.ndarray, policy, 
                 ev = conservation.project(res, ev, stage, active)
             return ev, it
         prev = norm
-    raise NotConverged(f"Newton did not converge in {cfg.max_newton} iterations (last correction "
-                       f"{norm:.3g} tolerances, largest at {worst(res.sys, dU, W)})")
+    raise NotConverged(f"Newton did not converge in {cfg.max_newton} iterations at t = "
+                       f"{stage.t:.6g} ms (last correction {norm:.3g} tolerances, largest at "
+                       f"{worst(res.sys, dU, W)})")

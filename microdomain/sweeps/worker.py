@@ -166,13 +166,15 @@ def _run(task: dict, run_dir: Path, stop: _Stop, row: dict) -> None:
             if resume is not None:
                 row["resumed_from_ms"] = resume
             try:
+                # the scheduler runs a point once at a time: a lock left by a worker that died on
+                # another host is taken over (one of this host is taken only if its PID is dead)
                 sim.run(out=run_dir, resume=resume is not None, overwrite=resume is None,
-                        log_level=task.get("log_level", "INFO"), stop=stop)
+                        log_level=task.get("log_level", "INFO"), stop=stop, take_foreign_lock=True)
             except ResumeError as exc:               # a checkpoint that cannot be read: again
                 row["message"] = f"started again ({exc}); "
                 row["resumed_from_ms"] = math.nan
                 sim.run(out=run_dir, overwrite=True, log_level=task.get("log_level", "INFO"),
-                        stop=stop)
+                        stop=stop, take_foreign_lock=True)
     except CaseError as exc:
         row.update(status=INVALID, message="; ".join(f"{p.path}: {p.message}" for p in exc.problems))
         row["problems"] = [(p.file, p.path, p.message) for p in exc.problems]

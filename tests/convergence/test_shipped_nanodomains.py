@@ -31,7 +31,7 @@ def _run(name: str) -> dict:
     last = res.probes[res.probes["time_ms"] == res.probes["time_ms"].iloc[-1]]
     return {"case": case, "status": res.status,
             "values": {(p, f): v for p, f, v in zip(last["probe"], last["field"], last["value"])},
-            "manifest": res.manifest, "metrics": res.metrics}
+            "manifest": res.manifest, "metrics": res.metrics, "result": res}
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,30 @@ def test_bapta_collapses_the_domain_more_than_egta(egta, bapta):
     at = np.intersect1d(re, rb)
     assert at.size >= 2
     assert np.all(cb[np.isin(rb, at)] < ce[np.isin(re, at)])
+
+
+def test_egta_profile_numbers_of_docs_rendering(egta):
+    """docs/rendering.md's caption: 'Free Ca²⁺ falls from 663 µM at the pore to 10 µM at ~60 nm
+    and to 1 µM at ~260 nm', and 'Ca-bound EGTA varies by only 0.5 % here'."""
+    text = " ".join((ROOT / "docs" / "rendering.md").read_text().split())
+    assert ("Free Ca²⁺ falls from 663 µM at the pore to 10 µM at ~60 nm and to 1 µM at ~260 nm"
+            in text and "Ca-bound EGTA varies by only 0.5 % here" in text)
+    res = egta["result"]
+    ca = res.field("Ca")
+    centres = np.asarray(res.mesh.cell_centers().points)
+    assert round(ca.max()) == 663
+    wall = np.isclose(centres[:, 1], centres[:, 1].min())          # the membrane row, z = 0
+    order = np.argsort(centres[wall, 0])
+    r_nm, c = 1e3 * centres[wall, 0][order], ca[wall][order]
+    for level, near in ((10.0, 60.0), (1.0, 260.0)):
+        crossing = np.interp(-level, -c, r_nm)                       # c falls with r
+        assert abs(crossing - near) <= 0.1 * near, (level, crossing)   # "~": within 10 %
+    bound = res.field("EGTA.Ca")
+    assert round(100 * (bound.max() - bound.min()) / bound.max(), 1) == 0.5
+
+
+def test_bapta_binds_about_40_times_faster_as_docs_rendering_says(egta, bapta):
+    text = " ".join((ROOT / "docs" / "rendering.md").read_text().split())
+    assert "Compare BAPTA, which binds ~40× faster" in text
+    ratio = _parameters(bapta["case"])["kon"] / _parameters(egta["case"])["kon"]
+    assert abs(ratio - 40) <= 4, ratio                                 # "~": within 10 % (38×)

@@ -41,5 +41,7 @@ def test_closed_exchange_conserves_mass(built, builder):
     before, after = float(V @ system.initial[0]), float(V @ U[0])
     in_source = domain.compartment_mask(source)
     moved = float(V[in_source] @ (system.initial[0, in_source] - U[0, in_source]))
-    assert moved > 1e-4 * float(V[in_source] @ system.initial[0, in_source])   # something crossed
-    assert abs(after - before) <= 1e-9 * before
+    share = moved / float(V[in_source] @ system.initial[0, in_source])
+    assert round(100 * share, 1) >= 0.5 and round(100 * share, 1) <= 1.4, share   # docs/geometry.md
+    # docs/geometry.md: round-off (1.4e-16, 1.1e-16, 4.7e-16 measured); asked: below 1e-14
+    assert abs(after - before) <= 1e-14 * before, (after - before) / before

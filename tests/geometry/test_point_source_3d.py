@@ -1,5 +1,7 @@
-"""One open channel on the 3D pm_punctum mesh, no buffer, steady state: the concentration along
-and under the plasma membrane matches the half-space solution σ/(2πDr) within 3 % at 20–100 nm.
+"""One open channel on the pm_punctum mesh, no buffer, steady state: on the 3D mesh the
+concentration along and under the plasma membrane matches the half-space solution σ/(2πDr)
+within 3 % at 20–100 nm (1.2 %, as docs/geometry.md says, measured); on the (r, z) mesh within
+0.8 % at 10–200 nm.
 
 The test asks about the discretisation on this mesh, so the cortical ER is made transparent
 (every cell one compartment, no membrane faces): the cytosol under the PM is then a half-space
@@ -22,10 +24,12 @@ D = 0.22            # µm²/ms
 CURRENT = 0.2       # pA
 
 
-def test_point_source_matches_the_half_space_solution(built):
-    geometry = {"builder": "pm_punctum", "variant": "3d", "resolution": 1.0,
+def _bounded_point_source(built, variant: str):
+    """(c, exact, r, domain) on the pm_punctum mesh of `variant`: the steady state of one
+    0.2 pA channel with the ER transparent, and σ/(2πDr) + H (r from the pore)."""
+    geometry = {"builder": "pm_punctum", "variant": variant, "resolution": 1.0,
                 "extracellular": "boundary"}
-    geo, domain = built("pm_punctum", variant="3d", resolution=1.0, extracellular="boundary")
+    geo, domain = built("pm_punctum", variant=variant, resolution=1.0, extracellular="boundary")
     raw = {
         "case": {"name": "point_source"},
         "geometry": geometry,
@@ -42,12 +46,11 @@ def test_point_source_matches_the_half_space_solution(built):
     T, g = system.transport[0], system.boundary_rhs[0]
     source = evaluate_membrane(system, system.initial, 0.0, lambda b: True, None, False).inflow[0]
     sigma = current_to_molar_flow(CURRENT, 2)
-    assert source.sum() * merged.angle == np.float64(source.sum()) and \
-        abs(source.sum() - sigma) < 1e-12 * sigma                     # the whole channel flow enters
+    assert abs(source.sum() * merged.angle - sigma) < 1e-12 * sigma   # the whole channel flow enters
 
     lu = spla.splu(T.tocsc())
     c = lu.solve(g + source)
-    pore = np.array([0.0, 0.0, case.geometry.gap])
+    pore = np.array([0.0, 0.0, case.geometry.gap][-merged.dim:])     # (r, z) or (x, y, z)
     bath = merged.surfaces["outer"]
     x_bath = np.asarray(merged.mesh.faceCenters)[:, bath.faces]
     r_bath = np.sqrt(np.sum((x_bath - pore[:, None]) ** 2, axis=0))
@@ -58,7 +61,11 @@ def test_point_source_matches_the_half_space_solution(built):
 
     x = merged.cell_centers
     r = np.sqrt(np.sum((x - pore[:, None]) ** 2, axis=0))
-    exact = sigma / (2 * np.pi * D * r) + H
+    return c, sigma / (2 * np.pi * D * r) + H, r, merged, sigma
+
+
+def test_point_source_matches_the_half_space_solution(built):
+    c, exact, r, merged, sigma = _bounded_point_source(built, "3d")
     shell = (r >= 0.020) & (r <= 0.100)
     under_pm = np.zeros(merged.n_cells, bool)
     for name in ("pm", "pm_punctum_patch"):
@@ -67,6 +74,18 @@ def test_point_source_matches_the_half_space_solution(built):
     assert shell.sum() > 1000 and (shell & under_pm).sum() > 100
     assert np.abs(err[shell & under_pm]).max() < 0.03        # along the membrane
     assert np.abs(err[shell]).max() < 0.03                   # everywhere in the 20-100 nm shell
+    # docs/geometry.md: "within 1.2 % everywhere in the 20–100 nm shell (3 % required)"
+    assert round(100 * np.abs(err[shell]).max(), 1) <= 1.2, np.abs(err[shell]).max()
     # and the bath correction matters at this distance: the bare half-space is off by more
     halfspace = sigma / (2 * np.pi * D * r)
     assert np.abs(c[shell] / halfspace[shell] - 1).max() > 0.05
+
+
+def test_point_source_on_the_axisymmetric_mesh_within_0_8_percent(built):
+    # docs/geometry.md: the pm_punctum (r, z) mesh "matches the bounded half-space solution
+    # within 0.8 % at 10–200 nm" (0.79 % measured)
+    c, exact, r, merged, _ = _bounded_point_source(built, "axisymmetric")
+    assert merged.cylindrical
+    shell = (r >= 0.010) & (r <= 0.200)
+    assert shell.sum() > 1000
+    assert round(100 * np.abs(c[shell] / exact[shell] - 1).max(), 1) <= 0.8

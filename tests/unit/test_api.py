@@ -222,3 +222,6 @@ def test_the_library_raises_microdomain_errors():
     assert issubclass(md.CaseError, md.MicrodomainError)
     assert issubclass(md.SimulationError, md.MicrodomainError)
     assert issubclass(md.ResumeError, md.MicrodomainError)
+    assert issubclass(md.ResumeError, md.RunDirectoryError)
+    assert issubclass(md.RunLockedError, md.RunDirectoryError)
+    assert issubclass(md.RunDirectoryError, md.MicrodomainError)

@@ -37,9 +37,17 @@ def test_tags_volumes_areas_and_cleft(built, builder, variant, resolution):
     assert d.compartment_names == tuple(cls.compartment_names(p))
     assert set(d.surfaces) == set(cls.surface_names(p))
     ref = geo.reference
+    deviation = {}
     for name, want in ref["volumes"].items():
         got = d.angle * d.volumes[d.compartment_mask(name)].sum()
         assert got == pytest.approx(want, rel=0.02), name
+        deviation[name] = got / want - 1
+    # the worst cases docs/geometry.md quotes, to the digit it gives
+    quoted = {("er_lysosome", "3d", 2.0): ("lysosome", -1.7), ("pm_punctum", "3d", 2.0): (None, -1.1)}
+    if (builder, variant, resolution) in quoted:
+        name, percent = quoted[builder, variant, resolution]
+        worst = deviation[name] if name else min(deviation.values(), key=lambda v: -abs(v))
+        assert round(100 * worst, 1) == percent, deviation
     for name, want in ref["areas"].items():
         got = d.angle * d.face_areas[d.surfaces[name].faces].sum()
         assert got == pytest.approx(want, rel=0.02), name

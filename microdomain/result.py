@@ -29,6 +29,15 @@ class Result:
         self.path = path
         self._state = state
 
+    @property
+    def channel_events(self) -> pd.DataFrame:
+        """Stochastic clusters: one row per channel opening — flux, channel, open_ms, close_ms
+        (NaN while still open at the end); empty for a deterministic run."""
+        if getattr(self, "_channel_events", None) is None:
+            self._channel_events = RunDirectory(self.path).channel_events() if self.path else \
+                pd.DataFrame({c: [] for c in ("flux", "channel", "open_ms", "close_ms")})
+        return self._channel_events
+
     # -------------------------------------------------------------------- what it is --
     @property
     def status(self) -> Status:
@@ -240,12 +249,17 @@ def open_run(path, state=None) -> Result:
                   _DiskFrames(rundir), rundir.path, state)
 
 
-def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames, state) -> Result:
+def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames, state,
+                  channel_events=()) -> Result:
     """The Result of a run kept in memory (the observers' records, no files)."""
     from .rundir import FLUX_HEADER, probe_header
 
     p = tidy_frame(probe_header(sim.domain.axes), probes.columns, probes.rows
                    if probes.W is not None else [])
     f = tidy_frame(FLUX_HEADER, fluxes.columns, fluxes.rows)
-    return Result(manifest, Metrics.model_validate(report), p, f,
-                  _MemoryFrames(sim.system, frames), None, state)
+    from .rundir import CHANNEL_EVENTS_HEADER
+
+    res = Result(manifest, Metrics.model_validate(report), p, f,
+                 _MemoryFrames(sim.system, frames), None, state)
+    res._channel_events = pd.DataFrame(list(channel_events) or None, columns=CHANNEL_EVENTS_HEADER)
+    return res

@@ -10,6 +10,6 @@ registry: Registry = Registry("flux model", "microdomain.fluxes")
 register = registry.register
 
 from .base import FluxContext, FluxModel, Sensor  # noqa: E402
-from . import generic, er, mito, pm, lysosome  # noqa: E402,F401  (register the built-in models)
+from . import generic, er, mito, pm, lysosome, stochastic  # noqa: E402,F401  (register the built-in models)
 
 __all__ = ["FluxContext", "FluxModel", "Sensor", "register", "registry"]

@@ -142,6 +142,24 @@ class KineticScheme:
         return float(-entry @ np.linalg.solve(Q[np.ix_(A, A)], np.ones(A.sum())))
 
 
+    def open_fraction_variance(self, ligands: dict[str, float], T: float) -> float:
+        """Variance of the fraction of [0, T] that one channel, started at equilibrium, spends
+        open: (2/T)·∫₀ᵀ (1 − τ/T)·C(τ) dτ with C(τ) = Σ_i π_i·o_i·(e^{Qτ}·o)_i − P², by the
+        eigen-decomposition of Q (the validation tests' tolerance)."""
+        Q, pi = self.generator(ligands), self.stationary(ligands)
+        o = np.array(self.conducting, float)
+        lam, V = np.linalg.eig(Q)
+        coef = ((pi * o) @ V) * np.linalg.solve(V, o)
+        P = float(pi @ o)
+        f = np.empty(lam.shape, complex)
+        small = np.abs(lam) * T < 1e-8
+        f[small] = T / 2
+        x = lam[~small]
+        f[~small] = -1 / x + np.expm1(x * T) / (x * x * T)
+        integral = float(np.real(np.sum(coef * f))) - P * P * T / 2
+        return max(2.0 / T * integral, 0.0)
+
+
 def independent_gates(name: str, gates: list[tuple[str, int, RateLaw, RateLaw]],
                       references: tuple[str, ...] = ()) -> KineticScheme:
     """A channel made of independent two-state gates, `count` of each kind; it conducts when

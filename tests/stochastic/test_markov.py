@@ -1,0 +1,185 @@
+"""The Markov engine alone (no PDE), at clamped ligands: stepped exactly as along a PDE run
+(run_clamped: the same plan/commit, the same landing on every opening and closing).
+
+Tolerances: the open fraction of N independent channels over T is within 4 standard deviations
+of the scheme's stationary open probability, the standard deviation computed exactly from the
+scheme (KineticScheme.open_fraction_variance: the time-average's autocorrelation integral);
+open- and closed-time samples pass a Kolmogorov–Smirnov test against the Colquhoun–Hawkes
+distributions with p > 0.01, on fixed seeds."""
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from microdomain.stochastic import (KineticScheme, MarkovEngine, RateLaw, Transition, build_scheme,
+                                    run_clamped)
+
+TWO = build_scheme("two_state", {"opening": "0.5 /ms", "closing": "2 /ms"})
+LR = build_scheme("li_rinzel", {})
+LR_LIG = {"Ca": 0.2, "IP3": 1.0}           # µM, held fixed
+
+
+def open_fraction(eng, T, n):
+    rows = eng.event_rows()
+    return sum((T if c is None else c) - o for _, _, o, c in rows) / (n * T)
+
+
+def open_times(eng):
+    """Complete openings that began after t = 0 (those open at 0 are cut on the left)."""
+    return np.array([c - o for _, _, o, c in eng.event_rows() if c is not None and o > 0])
+
+
+def closed_times(eng):
+    by = {}
+    for _, ch, o, c in eng.event_rows():
+        by.setdefault(ch, []).append((o, c))
+    return np.array([o2 - c1 for l in by.values() for (_, c1), (o2, _) in zip(sorted(l), sorted(l)[1:])])
+
+
+def first_passages(scheme, lig, which, n, seed, h=50.0):
+    """n visits to the open (or closed) states, each from the entry distribution and run until
+    it ends (one engine per visit, seeds seed, seed + 1, ...): dwell times without the
+    censoring of a finite window (the slow h gates of Li–Rinzel give closed times of seconds)."""
+    Q, pi = scheme.generator(lig), scheme.stationary(lig)
+    o = np.array(scheme.conducting)
+    A, B = (o, ~o) if which == "open" else (~o, o)
+    entry = pi[B] @ Q[np.ix_(B, A)]
+    entry = entry / entry.sum()
+    starts = np.flatnonzero(A)[np.random.default_rng(seed).choice(A.sum(), size=n, p=entry)]
+    ligs = [[lig]]
+    out = []
+    for i, s0 in enumerate(starts):
+        eng = MarkovEngine([("c", scheme, 1)], seed + 1 + i)
+        g = eng.groups[0]
+        g.state[0] = s0
+        g.opened = [0.0 if which == "open" else None]
+        t = 0.0
+        while bool(scheme.conducting[g.state[0]]) == (which == "open"):
+            step = h
+            plan = eng.plan(t, step, ligs, ligs)
+            while plan.land is not None:
+                step = plan.land - t
+                plan = eng.plan(t, step, ligs, ligs)
+            eng.commit(plan)
+            t += step
+        out.append(t)
+    return np.array(out)
+
+
+def test_open_fraction_variance_matches_the_two_state_closed_form():
+    k, P, T = 2.5, 0.2, 40.0
+    exact = 2 * P * (1 - P) / (k * T) * (1 - (1 - np.exp(-k * T)) / (k * T))
+    assert TWO.open_fraction_variance({}, T) == pytest.approx(exact, rel=1e-9)
+
+
+def test_two_state_open_probability_and_dwell_times():
+    n, T = 5, 2000.0
+    eng = run_clamped(TWO, {}, n, T, seed=7)
+    P = TWO.open_probability({})
+    sd = np.sqrt(TWO.open_fraction_variance({}, T) / n)
+    assert P == pytest.approx(0.2, rel=1e-12)
+    assert abs(open_fraction(eng, T, n) - P) < 4 * sd
+    assert scipy.stats.kstest(open_times(eng), TWO.dwell_cdf({}, "open")).pvalue > 0.01
+    assert scipy.stats.kstest(closed_times(eng), TWO.dwell_cdf({}, "closed")).pvalue > 0.01
+    assert len(open_times(eng)) > 1000
+    # and the KS test can fail: the same openings are not from a 20 % slower closing
+    slow = build_scheme("two_state", {"opening": "0.5 /ms", "closing": "1.6 /ms"})
+    assert scipy.stats.kstest(open_times(eng), slow.dwell_cdf({}, "open")).pvalue < 0.01
+
+
+def test_li_rinzel_open_probability_is_the_deterministic_one():
+    """The stationary open probability of the 64-state scheme is Li–Rinzel's m∞³n∞³h∞³."""
+    p = LR_LIG
+    m = p["IP3"] / (p["IP3"] + 0.13)
+    n = p["Ca"] / (p["Ca"] + 0.08234)
+    ah = 2e-4 * 1.049 * (p["IP3"] + 0.13) / (p["IP3"] + 0.9434)
+    h = ah / (ah + 2e-4 * p["Ca"])
+    assert len(LR.states) == 64
+    assert LR.open_probability(p) == pytest.approx((m * n * h) ** 3, rel=1e-9)
+
+
+def test_li_rinzel_channels_at_clamped_ca_and_ip3():
+    n, T = 10, 2000.0
+    eng = run_clamped(LR, LR_LIG, n, T, seed=3)
+    P = LR.open_probability(LR_LIG)
+    sd = np.sqrt(LR.open_fraction_variance(LR_LIG, T) / n)
+    assert abs(open_fraction(eng, T, n) - P) < 4 * sd
+    assert sd < 0.5 * P                     # the test has teeth
+    ot = open_times(eng)
+    assert len(ot) > 200
+    assert scipy.stats.kstest(ot, LR.dwell_cdf(LR_LIG, "open")).pvalue > 0.01
+
+
+def test_li_rinzel_closed_times_from_first_passages():
+    closed = first_passages(LR, LR_LIG, "closed", 300, seed=5)
+    cdf = LR.dwell_cdf(LR_LIG, "closed")
+    assert scipy.stats.kstest(closed, cdf).pvalue > 0.01
+    # the mean within 4 standard errors, the variance from the phase-type second moment
+    Q, pi = LR.generator(LR_LIG), LR.stationary(LR_LIG)
+    o = np.array(LR.conducting)
+    entry = pi[o] @ Q[np.ix_(o, ~o)]
+    entry /= entry.sum()
+    inv = np.linalg.inv(Q[np.ix_(~o, ~o)])
+    mean = LR.mean_dwell(LR_LIG, "closed")
+    second = 2 * entry @ inv @ inv @ np.ones((~o).sum())
+    assert abs(closed.mean() - mean) < 4 * np.sqrt((second - mean**2) / closed.size)
+
+
+def test_time_dependent_rate_first_openings():
+    """Opening at k·[Ca](t) with [Ca] rising linearly (the PDE's case: rates that change along
+    the step): first-opening times follow 1 − exp(−∫k·c dt)."""
+    k, c0, slope = 0.05, 0.5, 0.02            # /uM/ms, uM, uM/ms
+    sch = KineticScheme("ca_two_state", ("closed", "open"), (False, True),
+                        (Transition(0, 1, 1.0, RateLaw("mass_action", k, "Ca")),
+                         Transition(1, 0, 1.0, RateLaw("constant", 1e-9))))
+    n = 250
+    eng = MarkovEngine([("c", sch, n)], seed=11)
+    g = eng.groups[0]
+    g.counts.append((0.0, 0))
+    first = {}
+    t, h = 0.0, 2.0
+    while len(first) < n:
+        step = h
+        lig = lambda tt: [[{"Ca": c0 + slope * tt}] * n]   # noqa: E731
+        plan = eng.plan(t, step, lig(t), lig(t + step))
+        while plan.land is not None:
+            step = plan.land - t
+            plan = eng.plan(t, step, lig(t), lig(t + step))
+        eng.commit(plan)
+        t += step
+        for ch in np.flatnonzero(g.state == 1):
+            first.setdefault(int(ch), t)
+    times = np.array(list(first.values()))
+    cdf = lambda x: 1 - np.exp(-k * (c0 * x + slope * x * x / 2))   # noqa: E731
+    assert scipy.stats.kstest(times, cdf).pvalue > 0.01
+    # a constant rate at the initial [Ca] is rejected: the ramp matters
+    assert scipy.stats.kstest(times, lambda x: 1 - np.exp(-k * c0 * x)).pvalue < 0.01
+
+
+def test_one_seed_one_event_log():
+    a = run_clamped(TWO, {}, 3, 200.0, seed=42).event_rows()
+    b = run_clamped(TWO, {}, 3, 200.0, seed=42).event_rows()
+    c = run_clamped(TWO, {}, 3, 200.0, seed=43).event_rows()
+    assert a == b
+    assert a != c
+
+
+def test_snapshot_restore_continues_the_same_stream():
+    """Stopping, snapshotting and restoring into a new engine gives the uninterrupted log."""
+    whole = run_clamped(TWO, {}, 2, 100.0, seed=9)
+    half = run_clamped(TWO, {}, 2, 50.0, seed=9)
+    snap = half.snapshot()
+    eng = MarkovEngine([("clamped", TWO, 2)], seed=9)
+    eng.restore(snap)
+    lig = [[{}] * 2]
+    t = 50.0
+    while t < 100.0:
+        step = min(1.0, 100.0 - t)
+        plan = eng.plan(t, step, lig, lig)
+        while plan.land is not None:
+            step = plan.land - t
+            plan = eng.plan(t, step, lig, lig)
+        eng.commit(plan)
+        t += step
+    rows = lambda e: [(ch, round(o, 9), None if c is None else round(c, 9)) for _, ch, o, c in e.event_rows()]  # noqa: E731
+    assert rows(eng) == rows(whole)

@@ -261,5 +261,6 @@ def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames,
 
     res = Result(manifest, Metrics.model_validate(report), p, f,
                  _MemoryFrames(sim.system, frames), None, state)
-    res._channel_events = pd.DataFrame(list(channel_events) or None, columns=CHANNEL_EVENTS_HEADER)
+    events = pd.DataFrame([list(r) for r in channel_events], columns=CHANNEL_EVENTS_HEADER)
+    res._channel_events = events.astype({"channel": int, "open_ms": float, "close_ms": float})
     return res

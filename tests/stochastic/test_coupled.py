@@ -1,0 +1,105 @@
+"""Stochastic channels coupled to the PDE: a 2-channel Li–Rinzel cluster on the ER membrane of
+a 1D box (its rates read [Ca²⁺] in the cytosolic cell at the membrane, which its own opening
+raises). One seed, one event log; another seed, another; every opening and closing lands on a
+step; the hazard bound holds; an interrupted run resumes the same random stream."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import microdomain as md
+from microdomain.case import CaseError, case_from_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import small_case  # noqa: E402
+
+CLUSTER = {"model": "stochastic_cluster", "label": "ip3r", "surface": "er_membrane", "from": "er",
+           "to": "cytosol", "params": {"channels": 2, "unitary_current": "0.15 pA", "at": "500 uM",
+                                       "scheme": "li_rinzel", "ip3": "10 uM"}}
+
+
+def cluster_case(seed=1, end="20 ms", **params):
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**CLUSTER["params"], **params}}],
+                     stochastic={"seed": seed},
+                     time={"end": end, "dt": {"initial": "1 us", "max": "0.5 ms"}},
+                     output={"every": "5 ms"})
+    raw["species"][0]["initial"]["cytosol"] = "0.3 uM"
+    return case_from_dict(raw, "cluster.toml")
+
+
+@pytest.fixture(scope="module")
+def seed1(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "seed1"
+    return md.Simulation(cluster_case(1)).run(out=out)
+
+
+def test_one_seed_one_event_log_another_seed_another(seed1):
+    again = md.Simulation(cluster_case(1)).run()          # in memory, the same log
+    other = md.Simulation(cluster_case(4)).run()
+    events = seed1.channel_events
+    assert len(events) >= 4                               # the seed gives a busy cluster
+    pd.testing.assert_frame_equal(events, again.channel_events, check_exact=True)
+    assert not events.equals(other.channel_events)
+    assert seed1.manifest.stochastic.seed == 1
+    assert seed1.manifest.stochastic.generator == "numpy.random.Generator(PCG64)"
+
+
+def test_openings_and_closings_land_on_steps_within_the_hazard_bound(seed1):
+    steps = seed1.fluxes["time_ms"].unique()             # accepted steps (10 digits in the file)
+    times = pd.concat([seed1.channel_events["open_ms"], seed1.channel_events["close_ms"]]).dropna()
+    times = times[times > 0]
+    assert len(times) >= 4
+    assert all(np.min(np.abs(steps - t)) <= 1e-9 * t for t in times)
+    ch = seed1.metrics.channels["ip3r"]
+    assert 0 < ch.max_hazard_mismatch <= 1e-3             # [stochastic] hazard_tol (default)
+    assert seed1.manifest.solver["stochastic_retakes"] >= 1
+
+
+def test_cluster_events_in_metrics(seed1):
+    ch = seed1.metrics.channels["ip3r"]
+    ev = seed1.channel_events
+    assert ch.openings == len(ev)
+    assert ch.channels == 2
+    assert sum(e.duration_ms for e in ch.events) <= 20.0 + 1e-9
+    assert max(e.amplitude_channels for e in ch.events) <= 2
+    # the open count file steps at every opening and closing after t = 0
+    counts = pd.read_csv(seed1.path / "channel_counts.csv")
+    changes = len(ev[ev.open_ms > 0]) + ev.close_ms.notna().sum()
+    assert len(counts) - 1 <= changes and len(counts) >= 2
+    # Ca2+ moved by the cluster only while channels were open: the ER lost some
+    assert seed1.metrics.fluxes["ip3r"]["Ca"].amount_amol > 0
+
+
+def test_resume_continues_the_same_random_stream(seed1, tmp_path):
+    polls = {"n": 0}
+
+    def stop_after_100_steps():
+        polls["n"] += 1
+        return "SIGINT" if polls["n"] == 100 else None
+
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        md.Simulation(cluster_case(1)).run(out=out, stop=stop_after_100_steps)
+    assert md.open_run(out).status == md.Status.INTERRUPTED
+    res = md.Simulation(cluster_case(1)).run(out=out, resume=True)
+    assert res.status == md.Status.COMPLETED
+    a, b = res.channel_events, seed1.channel_events
+    assert list(a.channel) == list(b.channel)
+    np.testing.assert_allclose(a[["open_ms", "close_ms"]], b[["open_ms", "close_ms"]], rtol=1e-9)
+
+
+@pytest.mark.parametrize("change, path", [
+    ({"stochastic": None}, "stochastic"),
+    ({"scheme": "three_state"}, "fluxes[0].params"),
+    ({"rates": {"a1": "400 /s"}}, "fluxes[0].params"),
+])
+def test_bad_input_names_the_field(change, path):
+    params = {k: v for k, v in change.items() if k != "stochastic"}
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**CLUSTER["params"], **params}}],
+                     stochastic=change.get("stochastic", {"seed": 1}))
+    with pytest.raises(CaseError) as err:
+        case_from_dict(raw, "bad.toml")
+    assert any(p.path.startswith(path) for p in err.value.problems), err.value

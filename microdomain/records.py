@@ -247,7 +247,7 @@ def _path_problem(model, parts: list[str], dotted: str) -> str | None:
             node = typing.get_args(node)[1]          # a name: any key
         else:
             return f"{dotted!r} goes below a number at {'.'.join(parts[:i])!r}"
-    if _strip_optional(node) is not float:
+    if _strip_optional(node) not in (float, int):
         return f"{dotted!r} names a table, not a number; go on to one of its keys"
     return None
 

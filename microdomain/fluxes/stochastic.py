@@ -49,8 +49,10 @@ class StochasticClusterParams(ClusterParams):
 
 @register("stochastic_cluster")
 class StochasticCluster(LinearChannelCluster):
-    """N channels as individuals, each with its own Markov state (a kinetic scheme), the cluster's
-    current (number open) x unitary current; hybrid stochastic-PDE coupling (docs/stochastic.md)."""
+    """A cluster of N channels gating stochastically, each with its own Markov state.
+
+    The cluster's current is (number open) × the unitary current; the hybrid stochastic–PDE
+    coupling is in solver/loop.py and stochastic/engine.py (docs/stochastic.md)."""
 
     Params = StochasticClusterParams
     stochastic = True

@@ -225,7 +225,7 @@ class SchemePreset:
 
 SCHEMES: dict[str, SchemePreset] = {
     "two_state": SchemePreset(TwoStateParams, two_state,
-                              "closed <-> open at constant rates `opening`, `closing` (Illustrative)",
+                              "closed <-> open at constant rates `opening`, `closing` (1/ms, the case gives them)",
                               ()),
     "li_rinzel": SchemePreset(LiRinzelParams, li_rinzel,
                               "IP3R: Li-Rinzel gates m, n, h x 3 subunits as Markov gates (64 states); "

@@ -96,6 +96,10 @@ def test_li_rinzel_open_probability_is_the_deterministic_one():
     h = ah / (ah + 2e-4 * p["Ca"])
     assert len(LR.states) == 64
     assert LR.open_probability(p) == pytest.approx((m * n * h) ** 3, rel=1e-9)
+    # docs/stochastic.md
+    assert LR.open_probability(p) == pytest.approx(0.105, abs=5e-4)
+    assert LR.mean_dwell(p, "open") == pytest.approx(6.21, abs=5e-3)
+    assert LR.mean_dwell(p, "closed") == pytest.approx(52.8, abs=0.05)
 
 
 def test_li_rinzel_channels_at_clamped_ca_and_ip3():

@@ -244,6 +244,7 @@ class Metrics:
 
     def __init__(self, rundir: RunDirectory | None = None):
         self.rundir = rundir
+        self.channels = None        # a MarkovEngine: its clusters' events go into the report
 
     def resume(self, system: System, U, t, saved):
         """Carry on the accounting from a checkpoint's metrics (checkpoint.npz)."""
@@ -347,7 +348,7 @@ class Metrics:
                  for name, per_gate in self.gates.items()}   # area-weighted mean, as fluxes.csv
         out = {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
                "gates": gates, "mass_balance": balance}
-        if getattr(self, "channels", None) is not None:
+        if self.channels is not None:
             out["channels"] = self.channels.summary(t)     # stochastic clusters' events
         if self.steady is not None:
             # a direct steady solve integrates nothing in time: its balance is of rates

@@ -55,12 +55,13 @@ class StochasticCluster(LinearChannelCluster):
     coupling is in solver/loop.py and stochastic/engine.py (docs/stochastic.md)."""
 
     Params = StochasticClusterParams
+    # the scheme's own references are added per case (simulation.citations)
+    references = ("Vais2010", "Gillespie1977", "Anderson2007")
     stochastic = True
 
     def __init__(self, params, context):
         super().__init__(params, context)
         self.scheme = build_scheme(params.scheme, params.rates)
-        self.references = ("Vais2010", *self.scheme.references, "Gillespie1977", "Anderson2007")
         n, faces = params.channels, context.areas.size
         self.channel_face = ((np.arange(n) + 0.5) * faces / max(n, 1)).astype(int)
         self.open_per_face = np.zeros(faces)

@@ -103,3 +103,13 @@ def test_bad_input_names_the_field(change, path):
     with pytest.raises(CaseError) as err:
         case_from_dict(raw, "bad.toml")
     assert any(p.path.startswith(path) for p in err.value.problems), err.value
+
+
+def test_info_lists_the_schemes_and_a_run_cites_them(capsys):
+    from microdomain.cli import main
+    from microdomain.run import citations
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "kinetic schemes" in out and "li_rinzel" in out and "two_state" in out
+    assert {"LiRinzel1994", "DeYoungKeizer1992", "Vais2010", "Anderson2007"} <= set(citations(cluster_case(1)))

@@ -24,6 +24,10 @@ Presets (`SCHEMES`, listed by `microdomain info`):
   m∞³·n∞³·h∞³. Rates: De Young & Keizer 1992 (PNAS 89:9895), Table 1, as used by Li & Rinzel
   1994 (J Theor Biol 166:461): a1 = 400, a2 = 0.2, a5 = 20 µM⁻¹s⁻¹; d1 = 0.13, d2 = 1.049,
   d3 = 0.9434, d5 = 0.08234 µM.
+- `de_young_keizer`: the full scheme those gates reduce: three subunits of eight states S_ijk
+  (IP3, activating Ca²⁺ and inactivating Ca²⁺ sites bound or not), the channel conducting when
+  all three are in S110; 120 channel states. Adds a3 = 400, a4 = 0.2 µM⁻¹s⁻¹, d4 = 0.1445 µM
+  (De Young & Keizer 1992, Table 1).
 """
 
 from __future__ import annotations
@@ -181,6 +185,28 @@ def independent_gates(name: str, gates: list[tuple[str, int, RateLaw, RateLaw]],
     return KineticScheme(name, labels, tuple(s == full for s in states), tuple(transitions), references)
 
 
+def identical_subunits(name: str, subunit_states: tuple[str, ...],
+                       subunit_transitions: list[tuple[int, int, RateLaw]], count: int,
+                       open_state: int, references: tuple[str, ...] = ()) -> KineticScheme:
+    """A channel of `count` identical, independent subunits, each a Markov chain of its own
+    states; it conducts when every subunit is in `open_state`. Channel states are the numbers
+    of subunits in each subunit state (multisets: C(S + count − 1, count) of them)."""
+    S = len(subunit_states)
+    states = [c for c in itertools.product(range(count + 1), repeat=S) if sum(c) == count]
+    index = {c: i for i, c in enumerate(states)}
+    transitions = []
+    for c in states:
+        for a, b, law in subunit_transitions:
+            if c[a] > 0:
+                d = list(c)
+                d[a] -= 1
+                d[b] += 1
+                transitions.append(Transition(index[c], index[tuple(d)], c[a], law))
+    labels = tuple("+".join(f"{k}{subunit_states[s]}" for s, k in enumerate(c) if k) for c in states)
+    return KineticScheme(name, labels, tuple(c[open_state] == count for c in states),
+                         tuple(transitions), references)
+
+
 # ----------------------------------------------------------------------------- presets --
 
 class TwoStateParams(Strict):
@@ -215,6 +241,37 @@ def li_rinzel(p: LiRinzelParams) -> KineticScheme:
     return independent_gates("li_rinzel", [m, n, h], ("DeYoungKeizer1992", "LiRinzel1994"))
 
 
+class DeYoungKeizerParams(LiRinzelParams):
+    """De Young & Keizer 1992, Table 1; internal units. a3, a4 and d4 complete the 8-state
+    subunit (d1·d2 = d3·d4 within 0.1 %: detailed balance)."""
+
+    a3: SecondOrderRate = Field(0.4, gt=0)       # 400 /uM/s: IP3 binding, inactivated subunit
+    a4: SecondOrderRate = Field(2e-4, gt=0)      # 0.2 /uM/s: inactivating Ca2+ binding, no IP3
+    d4: Concentration = Field(0.1445, gt=0)      # inactivating Ca2+ dissociation, no IP3
+
+
+def de_young_keizer(p: DeYoungKeizerParams) -> KineticScheme:
+    """Subunit states S_ijk: i IP3, j activating Ca²⁺, k inactivating Ca²⁺ bound (1) or not;
+    three subunits; the channel conducts when all three are in S110."""
+    labels = tuple(f"S{i}{j}{k}" for i in (0, 1) for j in (0, 1) for k in (0, 1))
+    at = {lab: n for n, lab in enumerate(labels)}
+    const = lambda k: RateLaw("constant", k)            # noqa: E731
+    ip3 = lambda k: RateLaw("mass_action", k, "IP3")    # noqa: E731
+    ca = lambda k: RateLaw("mass_action", k, "Ca")      # noqa: E731
+    tr = []
+    for j in (0, 1):
+        # IP3 binding: a1 without inactivating Ca2+, a3 with it
+        tr += [(at[f"S0{j}0"], at[f"S1{j}0"], ip3(p.a1)), (at[f"S1{j}0"], at[f"S0{j}0"], const(p.a1 * p.d1)),
+               (at[f"S0{j}1"], at[f"S1{j}1"], ip3(p.a3)), (at[f"S1{j}1"], at[f"S0{j}1"], const(p.a3 * p.d3))]
+        # inactivating Ca2+: a4 without IP3, a2 with it
+        tr += [(at[f"S0{j}0"], at[f"S0{j}1"], ca(p.a4)), (at[f"S0{j}1"], at[f"S0{j}0"], const(p.a4 * p.d4)),
+               (at[f"S1{j}0"], at[f"S1{j}1"], ca(p.a2)), (at[f"S1{j}1"], at[f"S1{j}0"], const(p.a2 * p.d2))]
+    for i in (0, 1):
+        for k in (0, 1):                                # activating Ca2+: a5, either way
+            tr += [(at[f"S{i}0{k}"], at[f"S{i}1{k}"], ca(p.a5)), (at[f"S{i}1{k}"], at[f"S{i}0{k}"], const(p.a5 * p.d5))]
+    return identical_subunits("de_young_keizer", labels, tr, 3, at["S110"], ("DeYoungKeizer1992",))
+
+
 @dataclass(frozen=True)
 class SchemePreset:
     Params: type[Strict]
@@ -231,6 +288,10 @@ SCHEMES: dict[str, SchemePreset] = {
                               "IP3R: Li-Rinzel gates m, n, h x 3 subunits as Markov gates (64 states); "
                               "rates read [Ca2+] at the mouth and [IP3]",
                               ("DeYoungKeizer1992", "LiRinzel1994")),
+    "de_young_keizer": SchemePreset(DeYoungKeizerParams, de_young_keizer,
+                                    "IP3R: the full De Young-Keizer scheme, 3 subunits of 8 states "
+                                    "(IP3, activating and inactivating Ca2+ sites; 120 states)",
+                                    ("DeYoungKeizer1992",)),
 }
 
 

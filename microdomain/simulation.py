@@ -76,6 +76,11 @@ def _build(case: Case):
         system = build_system(case, domain)
     except ModelError as exc:
         raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
+    from .stochastic.coupling import side_problems
+
+    problems = side_problems(system)
+    if problems:
+        raise CaseError([Problem(file, path, msg) for path, msg in problems])
     # FiPy's mesh and its cached geometry are not needed past assembly
     system = dataclasses.replace(system, domain=domain.without_mesh())
     return system.domain, system

@@ -8,6 +8,22 @@ import numpy as np
 from .engine import MarkovEngine, Plan
 
 
+def side_problems(system) -> list[tuple[str, str]]:
+    """(case path, message) for each stochastic cluster whose channels would read [Ca²⁺] outside
+    the mesh (the `senses` side of a wall): checked when the case is built."""
+    names = [f.name for f in system.case.fluxes]
+    out = []
+    for b in system.bindings:
+        if getattr(b.model, "stochastic", False):
+            p = b.model.params
+            side = b.tgt if p.senses == "to" else b.src
+            if np.any(side[b.model.channel_face] < 0):
+                out.append((f"fluxes[{names.index(b.name)}].params.senses",
+                            f"flux {b.name!r}: its channels read [{p.ligand_ion}] on the {p.senses!r} "
+                            "side, which is outside the mesh; the other side is in it"))
+    return out
+
+
 class Coupling:
     def __init__(self, system, bindings):
         case = system.case

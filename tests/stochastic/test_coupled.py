@@ -113,3 +113,12 @@ def test_info_lists_the_schemes_and_a_run_cites_them(capsys):
     out = capsys.readouterr().out
     assert "kinetic schemes" in out and "li_rinzel" in out and "two_state" in out
     assert {"LiRinzel1994", "DeYoungKeizer1992", "Vais2010", "Anderson2007"} <= set(citations(cluster_case(1)))
+
+
+def test_channels_reading_outside_the_mesh_are_refused():
+    flux = {**CLUSTER, "surface": "left", "from": "outside", "to": "cytosol", "outside": {"Ca": "2 mM"},
+            "params": {**CLUSTER["params"], "senses": "from"}}
+    raw = small_case(fluxes=[flux], stochastic={"seed": 1})
+    with pytest.raises(CaseError) as err:
+        md.Simulation(case_from_dict(raw, "outside.toml"))
+    assert [p.path for p in err.value.problems] == ["fluxes[0].params.senses"]

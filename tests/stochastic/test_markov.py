@@ -213,3 +213,46 @@ def test_de_young_keizer_stationary_open_probability_is_the_product_form():
     ot = open_times(eng)
     assert len(ot) > 50
     assert scipy.stats.kstest(ot, dyk.dwell_cdf(LR_LIG, "open")).pvalue > 0.01
+
+
+def test_ensemble_mean_follows_the_deterministic_li_rinzel_plugin():
+    """Where the two should agree — m and n gates at equilibrium, every h gate open at t = 0,
+    [Ca²⁺] and [IP3] clamped — the mean open time of the stochastic channels over [0, T] is the
+    integral of the deterministic `ip3r` plugin's P = m∞³n∞³h(t)³ (its gate h relaxing from 1),
+    within 4 standard errors (the spread between channels); the stationary P is rejected."""
+    from microdomain.fluxes import FluxContext, registry
+
+    lig, n, T = {"Ca": 5.0, "IP3": 1.0}, 200, 400.0
+    model = registry.get("ip3r")(registry.get("ip3r").Params.model_validate(
+        {"mode": "gated", "ip3": "1 uM", "unitary_current": "0.15 pA", "at": "500 uM"}),
+        FluxContext(areas=np.ones(1), valence={"Ca": 2}))
+    conc = {"Ca": np.array([lig["Ca"]])}
+    (a, b), = model.gate_rates(conc, conc, 0.0).values()
+    t = np.linspace(0.0, T, 4001)
+    h = a / b + (1 - a / b) * np.exp(-b * t[:, None])
+    P = np.array([float(model.open_probability(conc, conc, 0.0, {"h": hi}, None)[0]) for hi in h])
+    expected = np.trapezoid(P, t)
+
+    # one engine per channel (independent at clamped ligands; one cluster of 200 would retake
+    # every channel's step at each of their openings and closings)
+    rng = np.random.default_rng(1)
+    m_inf, n_inf = lig["IP3"] / (lig["IP3"] + 0.13), lig["Ca"] / (lig["Ca"] + 0.08234)
+    per_channel = np.zeros(n)
+    for ch in range(n):
+        eng = MarkovEngine([("c", LR, 1)], seed=8 + ch)
+        g = eng.groups[0]
+        g.state[0] = LR.states.index(f"m{rng.binomial(3, m_inf)}n{rng.binomial(3, n_inf)}h3")
+        g.opened[0] = 0.0 if LR.conducting[g.state[0]] else None
+        now = 0.0
+        while now < T:
+            step = min(20.0, T - now)
+            plan = eng.plan(now, step, [[lig]], [[lig]])
+            while plan.land is not None:
+                step = plan.land - now
+                plan = eng.plan(now, step, [[lig]], [[lig]])
+            eng.commit(plan)
+            now += step
+        per_channel[ch] = sum((T if c is None else c) - o for _, _, o, c in eng.event_rows())
+    se = per_channel.std(ddof=1) / np.sqrt(n)
+    assert abs(per_channel.mean() - expected) < 4 * se
+    assert abs(per_channel.mean() - LR.open_probability(lig) * T) > 4 * se

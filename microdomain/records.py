@@ -183,6 +183,8 @@ class ChannelCluster(_Record):
     open_time_ms: float = Field(description="channel-time spent open, summed over channels")
     max_hazard_mismatch: float = Field(description="largest |integrated hazard − threshold| at a "
                                        "fired transition (docs/stochastic.md)")
+    n_events: int = Field(description="cluster events (intervals with a channel open)")
+    max_amplitude_channels: int = Field(description="most channels open at once (0: none opened)")
     events: list[ChannelEvent]
 
 

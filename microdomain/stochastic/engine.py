@@ -217,7 +217,9 @@ class MarkovEngine:
             out[g.name] = {"seed": self.seed, "generator": GENERATOR, "channels": len(g.state),
                            "openings": len(openings),
                            "open_time_ms": float(sum(c - o for _, o, c in openings)),
-                           "max_hazard_mismatch": g.mismatch, "events": events}
+                           "max_hazard_mismatch": g.mismatch, "n_events": len(events),
+                           "max_amplitude_channels": max((e["amplitude_channels"] for e in events), default=0),
+                           "events": events}
         return out
 
 

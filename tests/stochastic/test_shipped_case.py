@@ -31,7 +31,8 @@ def test_the_documented_numbers(run):
     m = run.metrics
     ch = m.channels["ip3r"]
     assert (ch.seed, ch.channels, ch.openings, len(ch.events)) == (10, 5, 6, 3)
-    assert max(e.amplitude_channels for e in ch.events) == 2
+    assert max(e.amplitude_channels for e in ch.events) == ch.max_amplitude_channels == 2
+    assert ch.n_events == 3
     assert run.channel_events.iloc[0][["channel", "open_ms"]].tolist() == [0, 0.0]
     assert m.surfaces["omm_mam_patch"]["Ca"].peak_uM == pytest.approx(37.1, abs=0.05)
     assert m.fluxes["ip3r"]["Ca"].amount_amol == pytest.approx(0.00753, abs=5e-6)

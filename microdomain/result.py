@@ -38,6 +38,15 @@ class Result:
                 pd.DataFrame({c: [] for c in ("flux", "channel", "open_ms", "close_ms")})
         return self._channel_events
 
+    @property
+    def channel_counts(self) -> pd.DataFrame:
+        """Stochastic clusters: flux, time_ms, open — the number of channels open from time_ms
+        on, at t = 0 and at every change; empty for a deterministic run."""
+        if getattr(self, "_channel_counts", None) is None:
+            self._channel_counts = RunDirectory(self.path).channel_counts() if self.path else \
+                pd.DataFrame({c: [] for c in ("flux", "time_ms", "open")})
+        return self._channel_counts
+
     # -------------------------------------------------------------------- what it is --
     @property
     def status(self) -> Status:
@@ -250,7 +259,7 @@ def open_run(path, state=None) -> Result:
 
 
 def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames, state,
-                  channel_events=()) -> Result:
+                  channel_events=(), channel_counts=()) -> Result:
     """The Result of a run kept in memory (the observers' records, no files)."""
     from .rundir import FLUX_HEADER, probe_header
 
@@ -263,4 +272,6 @@ def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames,
                  _MemoryFrames(sim.system, frames), None, state)
     events = pd.DataFrame([list(r) for r in channel_events], columns=CHANNEL_EVENTS_HEADER)
     res._channel_events = events.astype({"channel": int, "open_ms": float, "close_ms": float})
+    counts = pd.DataFrame([list(r) for r in channel_counts], columns=["flux", "time_ms", "open"])
+    res._channel_counts = counts.astype({"time_ms": float, "open": int})
     return res

@@ -303,6 +303,16 @@ class RunDirectory:
             return pd.DataFrame({c: [] for c in CHANNEL_EVENTS_HEADER})
         return pd.read_csv(path, dtype={"flux": str}, float_precision="round_trip")
 
+    def channel_counts(self):
+        """channel_counts.csv as a DataFrame (empty, with its columns, without stochastic
+        clusters)."""
+        import pandas as pd
+
+        path = self.file(CHANNEL_COUNTS)
+        if not path.is_file():
+            return pd.DataFrame({c: [] for c in CHANNEL_COUNTS_HEADER})
+        return pd.read_csv(path, dtype={"flux": str}, float_precision="round_trip")
+
     def checkpoint(self):
         """(State, saved) from checkpoint.npz: saved holds the metrics report and the gates."""
         return read_checkpoint(self.file(CHECKPOINT))

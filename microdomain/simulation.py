@@ -228,8 +228,9 @@ class Simulation:
             restore()
         if rundir is not None:
             return open_run(rundir.path, state=final)
-        events = stepper.markov.engine.event_rows() if stepper.markov is not None else []
-        return memory_result(self, manifest, metrics.final, probes, fluxes, frames, final, events)
+        engine = stepper.markov.engine if stepper.markov is not None else None
+        return memory_result(self, manifest, metrics.final, probes, fluxes, frames, final,
+                             engine.event_rows() if engine else (), engine.count_rows() if engine else ())
 
     def _manifest(self, stepper, status: Status, message: str, wall: float, t: float,
                   started: str | None = None, finished: str | None = None) -> Manifest:

@@ -42,6 +42,7 @@ def test_one_seed_one_event_log_another_seed_another(seed1):
     events = seed1.channel_events
     assert len(events) >= 4                               # the seed gives a busy cluster
     pd.testing.assert_frame_equal(events, again.channel_events, check_exact=True)
+    pd.testing.assert_frame_equal(seed1.channel_counts, again.channel_counts, check_exact=True)
     assert not events.equals(other.channel_events)
     assert seed1.manifest.stochastic.seed == 1
     assert seed1.manifest.stochastic.generator == "numpy.random.Generator(PCG64)"
@@ -66,7 +67,7 @@ def test_cluster_events_in_metrics(seed1):
     assert sum(e.duration_ms for e in ch.events) <= 20.0 + 1e-9
     assert max(e.amplitude_channels for e in ch.events) <= 2
     # the open count file steps at every opening and closing after t = 0
-    counts = pd.read_csv(seed1.path / "channel_counts.csv")
+    counts = seed1.channel_counts
     changes = len(ev[ev.open_ms > 0]) + ev.close_ms.notna().sum()
     assert len(counts) - 1 <= changes and len(counts) >= 2
     # Ca2+ moved by the cluster only while channels were open: the ER lost some

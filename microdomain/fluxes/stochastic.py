@@ -28,7 +28,7 @@ from .channels import ClusterParams, LinearChannelCluster
 
 class StochasticClusterParams(ClusterParams):
     scheme: str                                    # a preset of microdomain/stochastic/schemes.py
-    rates: dict[str, Any] = {}                     # the scheme's rate parameters, with units
+    rates: dict[str, Any] = {}                     # its rate parameters, with units (custom: the scheme)
     ip3: Concentration | None = Field(None, ge=0)  # [IP3] for schemes that read it
     senses: Literal["to", "from"] = "to"           # the side whose cell gives [Ca2+] at the mouth
     ligand_ion: str = "Ca"                         # the ion read as the ligand "Ca"
@@ -40,7 +40,7 @@ class StochasticClusterParams(ClusterParams):
         try:
             scheme = build_scheme(self.scheme, self.rates)
         except ValidationError as exc:
-            where = "; ".join(f"rates.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            where = "; ".join(f"{'.'.join(['rates', *map(str, e['loc'])])}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"scheme {self.scheme!r}: {where}") from None
         if "IP3" in scheme.ligands and self.ip3 is None:
             raise ValueError(f"scheme {self.scheme!r} reads [IP3]: give ip3, e.g. ip3 = \"1 uM\"")

@@ -12,7 +12,7 @@ which cell, fluxes/stochastic.py), "IP3" the cluster's [IP3]. The Colquhoun–Ha
 for a scheme at fixed ligands (stationary distribution, open- and closed-time distributions)
 are here too: the validation tests compare simulated channels with them.
 
-Presets (`SCHEMES`, listed by `microdomain info`):
+Presets (`SCHEMES`, listed by `microdomain info`), and `custom`, a scheme the case writes:
 
 - `two_state`: closed ⇄ open at constant rates (Illustrative: the rates are the case's).
 - `li_rinzel`: the Li–Rinzel reduction of the De Young–Keizer IP3R, with its gates taken as
@@ -38,7 +38,7 @@ from typing import Callable, Literal
 
 import numpy as np
 import scipy.linalg
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..quantities import Concentration, Rate, SecondOrderRate, Strict
 
@@ -272,6 +272,69 @@ def de_young_keizer(p: DeYoungKeizerParams) -> KineticScheme:
     return identical_subunits("de_young_keizer", labels, tr, 3, at["S110"], ("DeYoungKeizer1992",))
 
 
+class CustomTransition(Strict):
+    """One transition of a user's scheme: `rate` is k of its law — 1/time for `constant` and
+    `ratio`, 1/(concentration·time) for `mass_action` (the default when a `ligand` is given)."""
+
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    rate: str | float
+    ligand: Literal["Ca", "IP3"] | None = None
+    law: Literal["constant", "mass_action", "ratio"] | None = None
+    K1: Concentration | None = None
+    K2: Concentration | None = None
+
+    def rate_law(self) -> RateLaw:
+        from ..units import UnitError, to_internal
+
+        law = self.law or ("mass_action" if self.ligand else "constant")
+        if (law == "constant") != (self.ligand is None):
+            raise ValueError(f"law {law!r} {'takes no' if law == 'constant' else 'needs a'} ligand")
+        if law == "ratio" and (self.K1 is None or self.K2 is None):
+            raise ValueError("law 'ratio' needs K1 and K2 (concentrations)")
+        try:
+            k = to_internal(self.rate, "second_order_rate" if law == "mass_action" else "rate")
+        except UnitError as exc:
+            raise ValueError(f"rate: {exc}") from None
+        if k < 0:
+            raise ValueError("rate must be ≥ 0")
+        return RateLaw(law, k, self.ligand, self.K1 or 0.0, self.K2 or 0.0)
+
+
+class CustomParams(Strict):
+    """A scheme written in the case: `states`, the `open` ones, `transitions`."""
+
+    states: list[str] = Field(min_length=2)
+    open: list[str] = Field(min_length=1)
+    transitions: list[CustomTransition] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len(set(self.states)) != len(self.states):
+            raise ValueError("states must be distinct")
+        unknown = sorted({x for tr in self.transitions for x in (tr.source, tr.target)} - set(self.states)
+                         | set(self.open) - set(self.states))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not among the states ({', '.join(self.states)})")
+        if set(self.open) == set(self.states):
+            raise ValueError("every state is open: some state must be closed")
+        for i, tr in enumerate(self.transitions):
+            if tr.source == tr.target:
+                raise ValueError(f"transitions[{i}] goes from {tr.source!r} to itself")
+            try:
+                tr.rate_law()
+            except ValueError as exc:
+                raise ValueError(f"transitions[{i}]: {exc}") from None
+        return self
+
+
+def custom(p: CustomParams) -> KineticScheme:
+    at = {name: i for i, name in enumerate(p.states)}
+    return KineticScheme("custom", tuple(p.states), tuple(s in p.open for s in p.states),
+                         tuple(Transition(at[tr.source], at[tr.target], 1.0, tr.rate_law())
+                               for tr in p.transitions))
+
+
 @dataclass(frozen=True)
 class SchemePreset:
     Params: type[Strict]
@@ -288,6 +351,9 @@ SCHEMES: dict[str, SchemePreset] = {
                               "IP3R: Li-Rinzel gates m, n, h x 3 subunits as Markov gates (64 states); "
                               "rates read [Ca2+] at the mouth and [IP3]",
                               ("DeYoungKeizer1992", "LiRinzel1994")),
+    "custom": SchemePreset(CustomParams, custom,
+                           "your own: rates = { states, open, transitions = [{ from, to, rate, "
+                           "ligand, law }] } (Illustrative unless you cite it)", ()),
     "de_young_keizer": SchemePreset(DeYoungKeizerParams, de_young_keizer,
                                     "IP3R: the full De Young-Keizer scheme, 3 subunits of 8 states "
                                     "(IP3, activating and inactivating Ca2+ sites; 120 states)",

@@ -256,3 +256,15 @@ def test_ensemble_mean_follows_the_deterministic_li_rinzel_plugin():
     se = per_channel.std(ddof=1) / np.sqrt(n)
     assert abs(per_channel.mean() - expected) < 4 * se
     assert abs(per_channel.mean() - LR.open_probability(lig) * T) > 4 * se
+
+
+def test_a_custom_scheme_is_data_like_the_presets():
+    custom = build_scheme("custom", {"states": ["shut", "open"], "open": ["open"], "transitions": [
+        {"from": "shut", "to": "open", "rate": "0.5 /ms"}, {"from": "open", "to": "shut", "rate": "2 /ms"}]})
+    np.testing.assert_array_equal(custom.generator({}), TWO.generator({}))
+    assert custom.conducting == TWO.conducting
+    ca = build_scheme("custom", {"states": ["C", "O"], "open": ["O"], "transitions": [
+        {"from": "C", "to": "O", "rate": "2 /uM/s", "ligand": "Ca"},
+        {"from": "O", "to": "C", "rate": "1 /ms", "ligand": "IP3", "law": "ratio", "K1": "1 uM", "K2": "3 uM"}]})
+    # opening 0.002/ms/µM × 500 µM = 1/ms; closing 1/ms × (1 + 1)/(1 + 3) = 0.5/ms
+    assert ca.open_probability({"Ca": 500.0, "IP3": 1.0}) == pytest.approx(2 / 3, rel=1e-12)

@@ -268,3 +268,20 @@ def test_a_custom_scheme_is_data_like_the_presets():
         {"from": "O", "to": "C", "rate": "1 /ms", "ligand": "IP3", "law": "ratio", "K1": "1 uM", "K2": "3 uM"}]})
     # opening 0.002/ms/µM × 500 µM = 1/ms; closing 1/ms × (1 + 1)/(1 + 3) = 0.5/ms
     assert ca.open_probability({"Ca": 500.0, "IP3": 1.0}) == pytest.approx(2 / 3, rel=1e-12)
+
+
+def test_the_docs_toml_examples_read():
+    """docs/stochastic.md's TOML blocks are valid, and its custom scheme builds."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from microdomain.fluxes import registry
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stochastic.md").read_text()
+    blocks = [tomllib.loads(b) for b in re.findall(r"```toml\n(.*?)```", text, re.S)]
+    assert len(blocks) == 2
+    params = registry.get("stochastic_cluster").Params.model_validate(blocks[0]["fluxes"][0]["params"])
+    assert params.scheme == "li_rinzel" and blocks[0]["stochastic"]["seed"] == 10
+    custom = registry.get("stochastic_cluster").Params.model_validate(blocks[1]["params"])
+    assert build_scheme(custom.scheme, custom.rates).states == ("C", "O")

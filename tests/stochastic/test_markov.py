@@ -285,3 +285,14 @@ def test_the_docs_toml_examples_read():
     assert params.scheme == "li_rinzel" and blocks[0]["stochastic"]["seed"] == 10
     custom = registry.get("stochastic_cluster").Params.model_validate(blocks[1]["params"])
     assert build_scheme(custom.scheme, custom.rates).states == ("C", "O")
+
+
+def test_the_documented_rate_constants_are_the_defaults():
+    """docs/stochastic.md's table (De Young & Keizer 1992, Table 1), read with their units."""
+    from microdomain.stochastic.schemes import DeYoungKeizerParams
+
+    given = {"a1": "400 /uM/s", "a2": "0.2 /uM/s", "a3": "400 /uM/s", "a4": "0.2 /uM/s",
+             "a5": "20 /uM/s", "d1": "0.13 uM", "d2": "1.049 uM", "d3": "0.9434 uM",
+             "d4": "0.1445 uM", "d5": "0.08234 uM"}
+    assert DeYoungKeizerParams().model_dump() == pytest.approx(DeYoungKeizerParams(**given).model_dump(),
+                                                               rel=1e-12)

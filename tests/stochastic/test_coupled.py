@@ -130,3 +130,10 @@ def test_channels_reading_outside_the_mesh_are_refused():
     with pytest.raises(CaseError) as err:
         md.Simulation(case_from_dict(raw, "outside.toml"))
     assert [p.path for p in err.value.problems] == ["fluxes[0].params.senses"]
+
+
+def test_a_stochastic_case_has_no_steady_mode():
+    raw = small_case(fluxes=[CLUSTER], stochastic={"seed": 1}, time={"mode": "steady", "end": "1 ms"})
+    with pytest.raises(CaseError) as err:
+        case_from_dict(raw, "steady.toml")
+    assert [p.path for p in err.value.problems] == ["time.mode"]

@@ -603,6 +603,10 @@ def _stochastic_problems(file: str, parsed: dict, raw: dict) -> list[Problem]:
     if time is not None and time.mode == "steady":
         out.append(Problem(file, "time.mode", f"fluxes[{stochastic[0]}] gates stochastically, "
                            "which has no steady state: use mode = \"transient\""))
+    if time is not None and time.steady_state is not None:
+        out.append(Problem(file, "time.steady_state", f"fluxes[{stochastic[0]}] gates stochastically: "
+                           "fields at rest while every channel is shut are not a steady state "
+                           "(one may open later); remove steady_state"))
     return out
 
 

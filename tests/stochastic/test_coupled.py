@@ -132,8 +132,10 @@ def test_channels_reading_outside_the_mesh_are_refused():
     assert [p.path for p in err.value.problems] == ["fluxes[0].params.senses"]
 
 
-def test_a_stochastic_case_has_no_steady_mode():
-    raw = small_case(fluxes=[CLUSTER], stochastic={"seed": 1}, time={"mode": "steady", "end": "1 ms"})
+@pytest.mark.parametrize("time, path", [({"mode": "steady"}, "time.mode"),
+                                        ({"steady_state": 1e-6}, "time.steady_state")])
+def test_a_stochastic_case_has_no_steady_state(time, path):
+    raw = small_case(fluxes=[CLUSTER], stochastic={"seed": 1}, time={"end": "1 ms", **time})
     with pytest.raises(CaseError) as err:
         case_from_dict(raw, "steady.toml")
-    assert [p.path for p in err.value.problems] == ["time.mode"]
+    assert [p.path for p in err.value.problems] == [path]

@@ -2,9 +2,10 @@
 
 Steps land exactly on the end time and on every flux switching time (a rate law that jumps
 must not be integrated across), and on every opening and closing of a stochastic channel
-(stochastic/engine.py: an accepted step across which one would happen is retaken to end there); output frames are *not* stops: a frame between two accepted
-steps is the cubic Hermite interpolant of the two (integrators.hermite), so frequent output
-does not shorten steps or cost factorisations. After each accepted step that passed a frame
+(stochastic/engine.py: an accepted step across which one would happen is retaken to end
+there); output frames are *not* stops: a frame between two accepted steps is the cubic
+Hermite interpolant of the two (integrators.hermite), so frequent output does not shorten
+steps or cost factorisations. After each accepted step that passed a frame
 time, observers get a checkpoint of the accepted state, from which a run resumes exactly.
 """
 
@@ -217,7 +218,8 @@ class Stepper:
             if markov is not None:
                 # walk the channels along the step; an opening or closing inside it: retake the
                 # step to land on it (at dt.min it fires at the step's end)
-                plan = markov.plan(t, h, state.U, result.ev.U, final=h <= cfg.dt.min * (1 + 1e-9))
+                plan = markov.plan(t, stop - t if lands else h, state.U, result.ev.U,
+                                   final=h <= cfg.dt.min * (1 + 1e-9))
                 if plan.land is not None:
                     self.counters.extra["stochastic_retakes"] = \
                         self.counters.extra.get("stochastic_retakes", 0) + 1

@@ -139,3 +139,17 @@ def test_a_stochastic_case_has_no_steady_state(time, path):
     with pytest.raises(CaseError) as err:
         case_from_dict(raw, "steady.toml")
     assert [p.path for p in err.value.problems] == [path]
+
+
+def test_ensemble_events_gathers_every_run_s_events(seed1, tmp_path):
+    from microdomain.stochastic import ensemble_events
+
+    other = md.Simulation(cluster_case(4)).run(out=tmp_path / "seed4")
+    ev = ensemble_events([seed1.path, other.path])
+    per_run = [len(seed1.metrics.channels["ip3r"].events), len(other.metrics.channels["ip3r"].events)]
+    assert len(ev) == sum(per_run) and per_run[0] >= 1
+    assert list(ev.groupby("seed").size().reindex([1, 4], fill_value=0)) == per_run
+    first = seed1.metrics.channels["ip3r"].events[0]
+    row = ev.iloc[0]
+    assert (row.flux, row.start_ms, row.duration_ms, row.amplitude_channels, row.n_channels) == \
+        ("ip3r", first.start_ms, first.duration_ms, first.amplitude_channels, len(first.channels))

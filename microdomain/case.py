@@ -299,6 +299,15 @@ class OutputSpec(Strict):
     revolve: int | None = Field(None, ge=4, le=360)
 
 
+class StochasticSpec(Strict):
+    """Stochastic channel gating (docs/stochastic.md): the seed of the run's random stream
+    (numpy's PCG64) and the bound on each opening or closing time, in units of the
+    unit-exponential threshold of the channel's integrated hazard."""
+
+    seed: int = Field(ge=0)
+    hazard_tol: float = Field(1e-3, gt=0, le=0.1)
+
+
 SECTIONS: dict[str, Any] = {
     "case": CaseInfo,
     "geometry": None,            # builder-specific
@@ -310,6 +319,7 @@ SECTIONS: dict[str, Any] = {
     "time": TimeSpec,
     "solver": SolverSpec,
     "output": OutputSpec,
+    "stochastic": StochasticSpec,
 }
 REQUIRED = ("case", "geometry", "species", "time")
 
@@ -333,6 +343,7 @@ class Case:
     output: OutputSpec
     reactions: tuple[ReactionSpec, ...] = ()
     reaction_params: tuple[Strict, ...] = ()   # validated params of each reaction, in order
+    stochastic: StochasticSpec | None = None   # the seed of stochastic gating, when given
     raw: dict = field(default_factory=dict, repr=False, compare=False)   # as read, for replace()
 
     def replace(self, changes: dict[str, Any]) -> "Case":
@@ -374,6 +385,7 @@ class Case:
             "fluxes": [dict(dump(f), params=dump(p)) for f, p in zip(self.fluxes, self.flux_params)],
             "boundaries": [dump(b) for b in self.boundaries], "time": dump(self.time),
             "solver": dump(self.solver), "output": dump(self.output),
+            **({"stochastic": dump(self.stochastic)} if self.stochastic is not None else {}),
         }
 
 
@@ -560,6 +572,7 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
     problems += _duplicate_names(file, parsed)
     problems += _probes_in_domain(file, parsed)
     problems += _size_problems(file, parsed)
+    problems += _stochastic_problems(file, parsed, raw)
     if early or problems:
         # a bare number already reported (e.g. inf) is not reported again by its schema, and an
         # ion whose species has a problem is not reported missing wherever it is used
@@ -575,7 +588,36 @@ def case_from_dict(raw: dict, file: str = "<case>", sha256: str | None = None) -
         time=parsed["time"], solver=parsed.get("solver", SolverSpec()),
         output=parsed.get("output", OutputSpec()), raw=copy.deepcopy(raw),
         reactions=tuple(parsed.get("reactions", [])), reaction_params=tuple(reaction_params),
+        stochastic=parsed.get("stochastic"),
     )
+
+
+def _stochastic_problems(file: str, parsed: dict, raw: dict) -> list[Problem]:
+    """A case with stochastic channels needs a seed, and a transient run."""
+    stochastic = [i for i, f in enumerate(parsed.get("fluxes") or []) if f is not None
+                  and getattr(_model_or_none(f.model), "stochastic", False)]
+    if not stochastic:
+        return []
+    out = []
+    if "stochastic" not in raw:
+        out.append(Problem(file, "stochastic", f"fluxes[{stochastic[0]}] gates stochastically: "
+                           "give the seed of its random stream, [stochastic] seed = 123"))
+    time = parsed.get("time")
+    if time is not None and time.mode == "steady":
+        out.append(Problem(file, "time.mode", f"fluxes[{stochastic[0]}] gates stochastically, "
+                           "which has no steady state: use mode = \"transient\""))
+    if time is not None and time.steady_state is not None:
+        out.append(Problem(file, "time.steady_state", f"fluxes[{stochastic[0]}] gates stochastically: "
+                           "fields at rest while every channel is shut are not a steady state "
+                           "(one may open later); remove steady_state"))
+    return out
+
+
+def _model_or_none(name: str):
+    try:
+        return flux_plugins.registry.get(name)
+    except UnknownNameError:
+        return None
 
 
 def _check_flux_models(file, specs, problems) -> list:

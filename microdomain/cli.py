@@ -178,6 +178,12 @@ def cmd_info(args) -> int:
     for name, p in buffer_presets().items():
         refs = ", ".join(p["references"])
         print(f"  {name:<18} {p['description']} [{refs}]{'' if p['checked'] else ' (values to be checked)'}")
+    from .stochastic import SCHEMES
+
+    print('kinetic schemes (model = "stochastic_cluster", params.scheme = "..."; docs/stochastic.md):')
+    for name, sch in SCHEMES.items():
+        refs = ", ".join(sch.references) or "Illustrative"
+        print(f"  {name:<18} {sch.description} [{refs}]")
     print('flux presets (model = "...", preset = "..."; case params override single values):')
     for model, sets in flux_presets().items():
         print(f"  {model}")

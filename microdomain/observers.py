@@ -259,6 +259,7 @@ class Metrics:
 
     def __init__(self, rundir: RunDirectory | None = None):
         self.rundir = rundir
+        self.channels = None        # a MarkovEngine: its clusters' events go into the report
 
     def resume(self, system: System, U, t, saved):
         """Carry on the accounting from a checkpoint's metrics (checkpoint.npz)."""
@@ -362,6 +363,8 @@ class Metrics:
                  for name, per_gate in self.gates.items()}   # area-weighted mean, as fluxes.csv
         out = {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
                "gates": gates, "mass_balance": balance}
+        if self.channels is not None:
+            out["channels"] = self.channels.summary(t)     # stochastic clusters' events
         if self.steady is not None:
             # a direct steady solve integrates nothing in time: its balance is of rates
             out["steady"] = self._steady_report()
@@ -426,3 +429,30 @@ class Checkpoint:
 
     def finish(self, U, t, status):
         pass
+
+
+class ChannelLog:
+    """channel_events.csv and channel_counts.csv of the stochastic clusters, written through
+    rundir.py at every checkpoint and at the end, from the engine (whose log a checkpoint
+    carries, so a resumed run writes the whole log again)."""
+
+    def __init__(self, engine, rundir: RunDirectory):
+        self.engine, self.rundir = engine, rundir
+
+    def start(self, system, U, t):
+        pass
+
+    def resume(self, system, U, t, saved):
+        pass
+
+    def step(self, U, info):
+        pass
+
+    def frame(self, U, t):
+        pass
+
+    def checkpoint(self, state):
+        self.rundir.write_channels(self.engine.event_rows(), self.engine.count_rows())
+
+    def finish(self, U, t, status):
+        self.checkpoint(None)

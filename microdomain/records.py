@@ -72,6 +72,11 @@ class MeshInfo(_Record):
     surfaces: list[str] = []
 
 
+class StochasticInfo(_Record):
+    seed: int
+    generator: str = Field(description="numpy's generator and bit generator")
+
+
 class Manifest(_Record):
     """manifest.json: what was run, with what, and how it went."""
 
@@ -97,6 +102,8 @@ class Manifest(_Record):
     newton_iterations: int = 0
     linear_solves: int = 0
     citations: list[str] = []
+    stochastic: StochasticInfo | None = Field(None, description="stochastic channel gating: "
+                                                "the seed and the random number generator")
 
     @classmethod
     def read(cls, data: dict) -> "Manifest":
@@ -159,6 +166,28 @@ class SteadyBalance(_Record):
     relative_imbalance: float = Field(description="net over the largest single inflow")
 
 
+class ChannelEvent(_Record):
+    """A cluster event: a maximal interval with at least one channel of the cluster open."""
+
+    start_ms: float
+    duration_ms: float = Field(description="to the run's end for an event still going on")
+    amplitude_channels: int = Field(description="most channels open at once")
+    channels: list[int] = Field(description="the channels (0-based) open during it")
+
+
+class ChannelCluster(_Record):
+    seed: int
+    generator: str
+    channels: int
+    openings: int = Field(description="channel openings since t = 0 (one going on included)")
+    open_time_ms: float = Field(description="channel-time spent open, summed over channels")
+    max_hazard_mismatch: float = Field(description="largest |integrated hazard − threshold| at a "
+                                       "fired transition (docs/stochastic.md)")
+    n_events: int = Field(description="cluster events (intervals with a channel open)")
+    max_amplitude_channels: int = Field(description="most channels open at once (0: none opened)")
+    events: list[ChannelEvent]
+
+
 class Steady(_Record):
     fluxes: dict[str, dict[str, SteadyFlow]]
     balance: dict[str, SteadyBalance]
@@ -177,6 +206,8 @@ class Metrics(_Record):
     gates: dict[str, dict[str, GateStats]] = {}
     mass_balance: dict[str, MassBalance] | None = None
     steady: Steady | None = None
+    channels: dict[str, ChannelCluster] | None = Field(None, description="stochastic clusters: "
+                                                       "flux label → its events")
 
     def to_json(self) -> dict:
         """The record as metrics.json holds it."""
@@ -218,7 +249,7 @@ def _path_problem(model, parts: list[str], dotted: str) -> str | None:
             node = typing.get_args(node)[1]          # a name: any key
         else:
             return f"{dotted!r} goes below a number at {'.'.join(parts[:i])!r}"
-    if _strip_optional(node) is not float:
+    if _strip_optional(node) not in (float, int):
         return f"{dotted!r} names a table, not a number; go on to one of its keys"
     return None
 

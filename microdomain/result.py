@@ -29,6 +29,24 @@ class Result:
         self.path = path
         self._state = state
 
+    @property
+    def channel_events(self) -> pd.DataFrame:
+        """Stochastic clusters: one row per channel opening — flux, channel, open_ms, close_ms
+        (NaN while still open at the end); empty for a deterministic run."""
+        if getattr(self, "_channel_events", None) is None:
+            self._channel_events = RunDirectory(self.path).channel_events() if self.path else \
+                pd.DataFrame({c: [] for c in ("flux", "channel", "open_ms", "close_ms")})
+        return self._channel_events
+
+    @property
+    def channel_counts(self) -> pd.DataFrame:
+        """Stochastic clusters: flux, time_ms, open — the number of channels open from time_ms
+        on, at t = 0 and at every change; empty for a deterministic run."""
+        if getattr(self, "_channel_counts", None) is None:
+            self._channel_counts = RunDirectory(self.path).channel_counts() if self.path else \
+                pd.DataFrame({c: [] for c in ("flux", "time_ms", "open")})
+        return self._channel_counts
+
     # -------------------------------------------------------------------- what it is --
     @property
     def status(self) -> Status:
@@ -240,12 +258,20 @@ def open_run(path, state=None) -> Result:
                   _DiskFrames(rundir), rundir.path, state)
 
 
-def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames, state) -> Result:
+def memory_result(sim, manifest: Manifest, report: dict, probes, fluxes, frames, state,
+                  channel_events=(), channel_counts=()) -> Result:
     """The Result of a run kept in memory (the observers' records, no files)."""
     from .rundir import FLUX_HEADER, probe_header
 
     p = tidy_frame(probe_header(sim.domain.axes), probes.columns, probes.rows
                    if probes.W is not None else [])
     f = tidy_frame(FLUX_HEADER, fluxes.columns, fluxes.rows)
-    return Result(manifest, Metrics.model_validate(report), p, f,
-                  _MemoryFrames(sim.system, frames), None, state)
+    from .rundir import CHANNEL_EVENTS_HEADER
+
+    res = Result(manifest, Metrics.model_validate(report), p, f,
+                 _MemoryFrames(sim.system, frames), None, state)
+    events = pd.DataFrame([list(r) for r in channel_events], columns=CHANNEL_EVENTS_HEADER)
+    res._channel_events = events.astype({"channel": int, "open_ms": float, "close_ms": float})
+    counts = pd.DataFrame([list(r) for r in channel_counts], columns=["flux", "time_ms", "open"])
+    res._channel_counts = counts.astype({"time_ms": float, "open": int})
+    return res

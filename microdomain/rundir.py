@@ -33,6 +33,8 @@ CHECKPOINT = "checkpoint.npz"
 LOG = "log.txt"
 LOCK = "run.lock"
 """Held while a process writes the directory (runlock.py); absent once the run has ended."""
+CHANNEL_EVENTS = "channel_events.csv"
+CHANNEL_COUNTS = "channel_counts.csv"
 
 FILES = {
     FIELDS: "the frames: a ParaView collection of fields/frame_NNNNN.vtu with their times",
@@ -44,6 +46,8 @@ FILES = {
     METRICS: "peaks, means, flux totals, gates, mass balance (records.Metrics)",
     MANIFEST: "status, case, versions, mesh, solver, counters, citations (records.Manifest)",
     CHECKPOINT: "the last accepted state and the metrics' running totals, for --resume",
+    CHANNEL_EVENTS: "stochastic clusters: every channel opening, its open and close times",
+    CHANNEL_COUNTS: "stochastic clusters: the number of channels open, at the start and each change",
     LOG: "what happened, with times",
 }
 
@@ -87,6 +91,24 @@ def probe_header(axes) -> list[str]:
 
 
 FLUX_HEADER = ["time_ms", "flux", "surface", "kind", "field", "value", "unit"]
+CHANNEL_EVENTS_HEADER = ["flux", "channel", "open_ms", "close_ms"]
+CHANNEL_COUNTS_HEADER = ["flux", "time_ms", "open"]
+
+
+def channel_events_csv(rows) -> str:
+    """channel_events.csv from (flux, channel, open_ms, close_ms or None) rows; an opening
+    still going on at the end has an empty close_ms. Times with 17 significant digits: the
+    file is the event log two runs of one seed are compared by."""
+    lines = [",".join(CHANNEL_EVENTS_HEADER)]
+    lines += [f"{_csv_field(f)},{ch},{o:.17g},{'' if c is None else f'{c:.17g}'}" for f, ch, o, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+def channel_counts_csv(rows) -> str:
+    """channel_counts.csv from (flux, time_ms, open) rows: open from time_ms on."""
+    lines = [",".join(CHANNEL_COUNTS_HEADER)]
+    lines += [f"{_csv_field(f)},{t:.17g},{n}" for f, t, n in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _labels(columns) -> list[tuple[str, str]]:
@@ -202,6 +224,11 @@ class RunDirectory:
         """fluxes.csv (tidy) from rows of [t, value per column]."""
         atomic_write_text(self.file(FLUXES), tidy_csv(FLUX_HEADER, columns, rows))
 
+    def write_channels(self, events, counts) -> None:
+        """channel_events.csv and channel_counts.csv (stochastic clusters), atomically."""
+        atomic_write_text(self.file(CHANNEL_EVENTS), channel_events_csv(events))
+        atomic_write_text(self.file(CHANNEL_COUNTS), channel_counts_csv(counts))
+
     def frame_series(self, domain, field_units: dict[str, str], entries=()) -> VTKSeries:
         """The frame writer, its VTK field data naming what the numbers are."""
         series = VTKSeries(self.path, vtk_grid(domain.vtk_points, domain.vtk_cells),
@@ -236,8 +263,10 @@ class RunDirectory:
         buf = io.BytesIO()
         names = [(b, g) for b, gs in state.gates.items() for g in gs]
         gates = {f"gate_{i}": state.gates[b][g] for i, (b, g) in enumerate(names)}
+        extra = {} if getattr(state, "stochastic", None) is None else \
+            {"stochastic": json.dumps(state.stochastic)}      # channels and the random stream
         np.savez(buf, U=state.U, t=state.t, dt=state.dt, gate_names=json.dumps(names),
-                 metrics=json.dumps(metrics_report, default=float), **gates)
+                 metrics=json.dumps(metrics_report, default=float), **gates, **extra)
         atomic_write_bytes(self.file(CHECKPOINT), buf.getvalue())
 
     def log_handler(self, level: int, append: bool) -> logging.Handler:
@@ -312,6 +341,26 @@ class RunDirectory:
         root = ET.parse(self.file(FIELDS)).getroot()
         return [(float(d.get("timestep")), d.get("file")) for d in root.iter("DataSet")]
 
+    def channel_events(self):
+        """channel_events.csv as a DataFrame (empty, with its columns, for a run without
+        stochastic clusters)."""
+        import pandas as pd
+
+        path = self.file(CHANNEL_EVENTS)
+        if not path.is_file():
+            return pd.DataFrame({c: [] for c in CHANNEL_EVENTS_HEADER})
+        return pd.read_csv(path, dtype={"flux": str}, float_precision="round_trip")
+
+    def channel_counts(self):
+        """channel_counts.csv as a DataFrame (empty, with its columns, without stochastic
+        clusters)."""
+        import pandas as pd
+
+        path = self.file(CHANNEL_COUNTS)
+        if not path.is_file():
+            return pd.DataFrame({c: [] for c in CHANNEL_COUNTS_HEADER})
+        return pd.read_csv(path, dtype={"flux": str}, float_precision="round_trip")
+
     def checkpoint(self):
         """(State, saved) from checkpoint.npz: saved holds the metrics report and the gates."""
         return read_checkpoint(self.file(CHECKPOINT))
@@ -325,7 +374,8 @@ def read_checkpoint(path: Path):
         gates: dict = {}
         for i, (b, g) in enumerate(json.loads(str(z["gate_names"]))):
             gates.setdefault(b, {})[g] = np.asarray(z[f"gate_{i}"], float)
-        state = State(np.asarray(z["U"], float), float(z["t"]), gates, float(z["dt"]))
+        stochastic = json.loads(str(z["stochastic"])) if "stochastic" in z.files else None
+        state = State(np.asarray(z["U"], float), float(z["t"]), gates, float(z["dt"]), stochastic)
         metrics = json.loads(str(z["metrics"]))
     return state, {"metrics": metrics, "gates": gates}
 
@@ -417,6 +467,6 @@ def _short(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-__all__ = ["CHECKPOINT", "FIELDS", "FILES", "FLUXES", "FORMAT", "FluxColumn", "FrameRef", "LOG",
+__all__ = ["CHANNEL_COUNTS", "CHANNEL_EVENTS", "CHECKPOINT", "FIELDS", "FILES", "FLUXES", "FORMAT", "FluxColumn", "FrameRef", "LOG",
            "LOCK", "MANIFEST", "METRICS", "NotARunError", "PROBES", "ProbeColumn", "ResumeError",
            "RunDirectory", "RunDirectoryError", "SURFACES", "Status", "read_checkpoint", "resume_state"]

@@ -26,6 +26,7 @@ from .progress import Progress
 from .records import FORMAT, Manifest, Status
 from .result import Result, memory_result, open_run
 from .rundir import RunDirectory, resume_state
+from .stochastic import GENERATOR
 
 PACKAGES = ("fipy", "numpy", "scipy", "meshio", "pint", "pydantic", "pyvista")
 log = logging.getLogger("microdomain.run")
@@ -49,10 +50,13 @@ def citations(case: Case) -> list[str]:
     from .fluxes import registry
     from .parameters import flux_presets
     from .reactions import registry as reaction_models
+    from .stochastic import SCHEMES
     for r in case.reactions:
         keys += list(r.references) + list(reaction_models.get(r.model).references)
-    for f in case.fluxes:
+    for f, params in zip(case.fluxes, case.flux_params):
         keys += registry.get(f.model).references
+        if getattr(registry.get(f.model), "stochastic", False):
+            keys += list(SCHEMES[params.scheme].references)
         if f.preset is not None:
             keys += flux_presets()[f.model][f.preset].references
     return list(dict.fromkeys(keys))
@@ -76,6 +80,11 @@ def _build(case: Case):
         system = build_system(case, domain)
     except ModelError as exc:
         raise CaseError([Problem(file, path, msg) for path, msg in exc.problems]) from None
+    from .stochastic.coupling import side_problems
+
+    problems = side_problems(system)
+    if problems:
+        raise CaseError([Problem(file, path, msg) for path, msg in problems])
     # FiPy's mesh and its cached geometry are not needed past assembly
     system = dataclasses.replace(system, domain=domain.without_mesh())
     return system.domain, system
@@ -177,7 +186,8 @@ class Simulation:
 
     def _run(self, rundir, resume, progress, log_level, observers, t_end, frame_times,
              requested, state=None, saved=None, lock_note=None) -> Result:
-        from .observers import Checkpoint, FluxRecorder, FrameStore, FrameWriter, Metrics, ProbeRecorder
+        from .observers import (ChannelLog, Checkpoint, FluxRecorder, FrameStore, FrameWriter, Metrics,
+                                ProbeRecorder)
 
         case, system = self.case, self.system
         started = _utc_now()
@@ -201,6 +211,13 @@ class Simulation:
         stepper, status, message, t = None, Status.FAILED, "", 0.0
         try:
             stepper = Stepper(system, watchers + list(observers), warn=log.warning)
+            if stepper.markov is not None:
+                engine = stepper.markov.engine
+                metrics.channels = engine
+                if rundir is not None:
+                    # before the checkpoint writer: a checkpoint's channel log is on disk first
+                    stepper.observers.insert(len(watchers) - 1, ChannelLog(engine, rundir))
+                log.info("stochastic gating: seed %d, %s", engine.seed, engine.rng.bit_generator.__class__.__name__)
             extra = stepper.counters.extra
             if lock_note:
                 log.warning("%s", lock_note)
@@ -266,7 +283,9 @@ class Simulation:
             restore()
         if rundir is not None:
             return open_run(rundir.path, state=final)
-        return memory_result(self, manifest, metrics.final, probes, fluxes, frames, final)
+        engine = stepper.markov.engine if stepper.markov is not None else None
+        return memory_result(self, manifest, metrics.final, probes, fluxes, frames, final,
+                             engine.event_rows() if engine else (), engine.count_rows() if engine else ())
 
     def _manifest(self, stepper, status: Status, message: str, wall: float, t: float,
                   started: str | None = None, finished: str | None = None) -> Manifest:
@@ -292,7 +311,9 @@ class Simulation:
             steps=c.steps if c else 0,
             rejected_steps=c.rejected if c else 0,
             newton_iterations=c.newton_iterations if c else 0,
-            linear_solves=c.linear_solves if c else 0, citations=citations(case))
+            linear_solves=c.linear_solves if c else 0, citations=citations(case),
+            stochastic=({"seed": case.stochastic.seed, "generator": GENERATOR}
+                        if case.stochastic is not None else None))
 
 
 def _utc_now() -> str:

@@ -11,6 +11,6 @@ from .base import FluxContext, FluxInputs, FluxModel, Sensor, check_contract
 registry: Registry = Registry("flux model", "microdomain.fluxes", check_contract)
 register = registry.register
 
-from . import generic, er, mito, pm, lysosome  # noqa: E402,F401  (register the built-in models)
+from . import generic, er, mito, pm, lysosome, stochastic  # noqa: E402,F401  (register the built-in models)
 
 __all__ = ["FluxContext", "FluxInputs", "FluxModel", "Sensor", "register", "registry"]

@@ -1,9 +1,11 @@
 """The time loop: where steps stop, what is accepted, what observers see.
 
 Steps land exactly on the end time and on every flux switching time (a rate law that jumps
-must not be integrated across); output frames are *not* stops: a frame between two accepted
-steps is the cubic Hermite interpolant of the two (integrators.hermite), so frequent output
-does not shorten steps or cost factorisations. After each accepted step that passed a frame
+must not be integrated across), and on every opening and closing of a stochastic channel
+(stochastic/engine.py: an accepted step across which one would happen is retaken to end
+there); output frames are *not* stops: a frame between two accepted steps is the cubic
+Hermite interpolant of the two (integrators.hermite), so frequent output does not shorten
+steps or cost factorisations. After each accepted step that passed a frame
 time, observers get a checkpoint of the accepted state, from which a run resumes exactly.
 """
 
@@ -44,12 +46,16 @@ class Stepper:
         time = system.case.time
         self.integrator = INTEGRATORS[time.method](self.res, self.linear, self.policy, self.counters)
         self.counters.extra["method"] = time.method if time.mode == "transient" else "steady"
+        from ..stochastic.coupling import Coupling
+
+        self.markov = Coupling.for_system(system)       # stochastic channel clusters, if any
 
     # ------------------------------------------------------------------------- helpers --
 
     def initial_state(self) -> State:
         U = self.sys.initial.copy()
-        return State(U, 0.0, initial_gates(self.sys, U), self.sys.case.time.dt.initial)
+        snapshot = self.markov.start(U, 0.0) if self.markov is not None else None
+        return State(U, 0.0, initial_gates(self.sys, U), self.sys.case.time.dt.initial, snapshot)
 
     def _explicit(self, U, gates, t, active):
         """The right-hand side at an accepted state with its gates held (f_n of the next step)."""
@@ -119,6 +125,8 @@ class Stepper:
                 ob.checkpoint(state)
         else:
             state = resume.copy()
+            if self.markov is not None:
+                self.markov.restore(state.stochastic)
             for ob in self.observers:
                 ob.resume(self.sys, state.U, state.t, saved or {})
         # the last state every observer has recorded: what an interruption checkpoints
@@ -132,18 +140,26 @@ class Stepper:
         except (SimulationError, KeyboardInterrupt) as exc:
             status = f"stopped: {exc}" if isinstance(exc, SimulationError) else "interrupted"
             self._times(start_wall, start_cpu)
-            state = self.committed
+            state = self._snapshot(self.committed)
             for ob in self.observers:
                 ob.checkpoint(state)
             for ob in self.observers:
                 ob.finish(state.U, state.t, status)
             raise
         self._times(start_wall, start_cpu)
+        self._snapshot(state)
         for ob in self.observers:
             ob.checkpoint(state)
         for ob in self.observers:
             ob.finish(state.U, state.t, status)
         return state.U, state.t, status
+
+    def _snapshot(self, state: State) -> State:
+        """The stochastic channels' state into `state` before a checkpoint: the engine always
+        holds the last accepted step's (its draws queued past it are kept, and used in order)."""
+        if self.markov is not None:
+            state.stochastic = self.markov.engine.snapshot()
+        return state
 
     def _times(self, wall0, cpu0):
         self.counters.wall_s = wallclock.perf_counter() - wall0
@@ -161,9 +177,16 @@ class Stepper:
         after_reject = False
         rejected_at = None            # (t, h, err) of the last rejection
         last_frame = None
+        markov = self.markov
         while state.t < t_end * (1 - 1e-12):
             t = state.t
             stop = next(x for x in stops if x > t * (1 + 1e-12) + 1e-15)
+            if markov is not None and markov.engine.pending_stop is not None:
+                pending = markov.engine.pending_stop
+                if pending > t * (1 + 1e-12) + 1e-15:
+                    stop = min(stop, pending)
+                else:
+                    markov.engine.pending_stop = None
             h, lands = pol.land(min(dt_natural, cfg.dt.max), t, stop)
             if not cfg.adaptive:
                 h, lands = (stop - t, True) if t + dt_natural >= stop * (1 - 1e-9) else (dt_natural, False)
@@ -197,11 +220,27 @@ class Stepper:
                 rejected_at = (t, h, err)
                 after_reject = True
                 continue
+            if markov is not None:
+                # walk the channels along the step; an opening or closing inside it: retake the
+                # step to land on it (at dt.min it fires at the step's end)
+                plan = markov.plan(t, stop - t if lands else h, state.U, result.ev.U,
+                                   final=h <= cfg.dt.min * (1 + 1e-9))
+                if plan.land is not None:
+                    self.counters.extra["stochastic_retakes"] = \
+                        self.counters.extra.get("stochastic_retakes", 0) + 1
+                    markov.engine.pending_stop = max(plan.land, t + cfg.dt.min)
+                    continue
             # accepted
             U_old, G_old = state.U, ev_n.G
             ev = result.ev
             self.integrator.predictor.accept(U_old, ev.U, h)
             state = State(ev.U, t + h if not lands else stop, ev.gates, dt_natural)
+            switched = False
+            if markov is not None:
+                switched = markov.commit(plan)
+                if markov.engine.pending_stop is not None and \
+                        markov.engine.pending_stop <= state.t * (1 + 1e-12) + 1e-15:
+                    markov.engine.pending_stop = None
             self.counters.steps += 1
             self._check_ceiling(state.U, state.t)
             info = self._info(state.t, h, result.iterations, result, ev.gates)
@@ -226,8 +265,12 @@ class Stepper:
             ev_n = ev
             if lands and any(abs(state.t - e) <= 1e-12 + 1e-9 * e for e in events):
                 dt_natural = min(dt_natural, cfg.dt.initial)     # a flux switched: start small
+            if switched:
+                ev_n = None                     # a channel opened or closed: new f_n, start small
+                dt_natural = min(dt_natural, cfg.dt.initial)
             state.dt = dt_natural
             if passed:
+                self._snapshot(state)
                 for ob in self.observers:
                     ob.checkpoint(state)
             if progress is not None:

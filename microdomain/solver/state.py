@@ -28,10 +28,15 @@ class State:
     t: float                       # ms
     gates: dict                    # binding → gate → value per face
     dt: float                      # ms
+    # the stochastic channels' states and random stream (stochastic/engine.py snapshot), JSON data
+    stochastic: dict | None = None
 
     def copy(self) -> "State":
+        import copy
+
         return State(self.U.copy(), self.t, {b: {g: v.copy() for g, v in gs.items()}
-                                             for b, gs in self.gates.items()}, self.dt)
+                                             for b, gs in self.gates.items()}, self.dt,
+                     copy.deepcopy(self.stochastic))
 
 
 @dataclass

@@ -408,6 +408,12 @@ def plan(source, *, max_problems: int = 30) -> Plan:
         raise CaseError([Problem(file, "sweep.case", f"{spec.case!r} ({base_path}) {exc}")]) from None
     params, pts = points(spec)
     problems: list[Problem] = []
+    if spec.seeds and not _has_path(base, spec.seed_parameter):
+        # setting the seed would add it to a case that reads none: identical runs per seed
+        raise CaseError([Problem(file, "sweep.seeds", f"sets {spec.seed_parameter!r} in every "
+                                 f"point's case, but the case has no {spec.seed_parameter!r}. A "
+                                 "deterministic case has no seed; name the case's seed with "
+                                 "`seed_parameter`")])
     seen: dict[tuple[str, str], list] = {}        # the same problem at many points: said once
     for pt in pts:
         try:
@@ -442,6 +448,19 @@ def plan(source, *, max_problems: int = 30) -> Plan:
 
 def _more(n: int) -> str:
     return f" (and {n} more point{'s' * (n > 1)})" if n else ""
+
+
+def _has_path(raw: dict, dotted: str) -> bool:
+    """Whether the case as written gives `dotted` (through tables; a path into a list of
+    tables is left to the case's own validation)."""
+    node = raw
+    for part in dotted.split("."):
+        if isinstance(node, list):
+            return True
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _is_seed(path: str, spec: SweepSpec) -> bool:

@@ -22,16 +22,20 @@ BIB_KEYS = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "docs" / "references.bib").
 def test_there_are_shipped_cases():
     names = {p.name for p in CASES}
     assert {"nanodomain_egta.toml", "nanodomain_bapta.toml", "mam_transfer.toml", "er_lysosome.toml",
-            "soce_punctum.toml", "zn_ca_crosstalk.toml", "ros_zn_release.toml"} <= names
-    assert {p.name for p in SWEEPS} == {"mam_gap_sweep.toml", "mam_gap_sweep_exclusion.toml"}
+            "soce_punctum.toml", "zn_ca_crosstalk.toml", "ros_zn_release.toml",
+            "mam_stochastic_ip3r.toml"} <= names
+    assert {p.name for p in SWEEPS} == {"mam_gap_sweep.toml", "mam_gap_sweep_exclusion.toml",
+                                        "mam_stochastic_ensemble.toml"}
 
 
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
 def test_sweep_cases_all_validate(path):
     from microdomain.sweeps import sweep_cases
     spec, cases = sweep_cases(path)
-    assert len(cases) == len(spec.values) >= 2
+    assert len(cases) == (len(spec.values) if spec.values else 1) * (spec.seeds or 1) >= 2
     assert len({c.sha256 for _, _, c in cases}) == len(cases)     # each value makes a different case
+    if spec.seeds:                                                 # the seed is the case's
+        assert [c.stochastic.seed for _, _, c in cases] == list(range(spec.seeds))
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)

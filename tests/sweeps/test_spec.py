@@ -125,7 +125,7 @@ BAD = [
     ({"grid": {"time.end": ["1 ms"]}, "ratios": {"r": ["cyt_peak_uM", "nothing"]}},
      "sweep.ratios.r", "not a metrics column"),
     ({"grid": {"time.end": ["1 ms"]}, "seeds": 2}, "sweep.seeds",
-     "sets 'stochastic.seed' in every point's case, but stochastic: unknown section"),
+     "sets 'stochastic.seed' in every point's case, but the case has no 'stochastic.seed'"),
     ({"grid": {"time.end": ["1 ms"]}, "case": "missing.toml"}, "sweep.case", "cannot read the file"),
 ]
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
+from microdomain.fluxes import FluxInputs
 from microdomain.stochastic import (KineticScheme, MarkovEngine, RateLaw, Transition, build_scheme,
                                     run_clamped)
 
@@ -227,7 +228,7 @@ def test_ensemble_mean_follows_the_deterministic_li_rinzel_plugin():
         {"mode": "gated", "ip3": "1 uM", "unitary_current": "0.15 pA", "at": "500 uM"}),
         FluxContext(areas=np.ones(1), valence={"Ca": 2}))
     conc = {"Ca": np.array([lig["Ca"]])}
-    (a, b), = model.gate_rates(conc, conc, 0.0).values()
+    (a, b), = model.gate_rates(FluxInputs(conc, conc, 0.0)).values()
     t = np.linspace(0.0, T, 4001)
     h = a / b + (1 - a / b) * np.exp(-b * t[:, None])
     P = np.array([float(model.open_probability(conc, conc, 0.0, {"h": hi}, None)[0]) for hi in h])

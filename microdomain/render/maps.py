@@ -9,7 +9,7 @@ from .colours import NAN_COLOR, Scale, _cmap, flux_colour
 from .common import _length_unit, _pyvista
 from .rundir import RunDir
 from .scene import _contours
-from .topology import (_cell_centres, _cell_sizes, _in_region, _poly_from_facets, _segments,
+from .topology import (_cell_centres, _cell_sizes, _poly_from_facets, _segments, _touches_region,
                        grid_facets, interfaces)
 from .view import View
 
@@ -94,7 +94,7 @@ def draw_map(ax, pv, run: RunDir, grid, tname: str, field_name: str, scale: Scal
             ax.pcolormesh(xn * f, yn * f, np.ma.masked_invalid(C), cmap=cmap, norm=scale.norm(),
                           shading="flat", rasterized=True)
         else:
-            inside = _in_region(sec, region)
+            inside = _touches_region(sec, region)
             verts = [v * f for k, v in enumerate(_polygons(sec, ij)) if inside[k]]
             colours = cmap(scale.norm()(shown[inside]))
             colours[~np.isfinite(shown[inside])] = (*NAN_COLOR, 1.0)

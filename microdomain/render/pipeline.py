@@ -29,6 +29,7 @@ class RenderResult:
     camera: str
     levels: list[float]
     notes: list[str]
+    region: tuple[tuple[float, float], ...] = ()   # the part of the mesh shown: (lo, hi) per axis, µm
 
 
 def render(run_dir, field: str | None = None, time=None, frame: int | None = None,
@@ -114,7 +115,7 @@ def render(run_dir, field: str | None = None, time=None, frame: int | None = Non
         paths += _write_animation(images, out_dir / f"{_safe(name)}_{view.camera}", fps, notes)
     return RenderResult(paths, name, indices, [run.frames[i].time for i in indices],
                         (scale.lo, scale.hi), (scale.data_lo, scale.data_hi), scale.log,
-                        view.camera, levels, notes)
+                        view.camera, levels, notes, tuple(map(tuple, view.region.tolist())))
 
 
 def _write_animation(images: list[np.ndarray], stem: Path, fps: float, notes: list[str]):

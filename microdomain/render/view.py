@@ -22,6 +22,7 @@ class View:
     full: np.ndarray             # (3, 2) bounds of the mesh
     keep: np.ndarray             # unit vector: the opaque part lies on this side of the cut
     note: str = ""
+    exact: bool = False          # cut the mesh exactly at the region (the geometric cleft)
 
 
 def find_focus(run: RunDir, grid, values: np.ndarray, facets: Facets | None) -> tuple[np.ndarray, str]:
@@ -103,10 +104,95 @@ def make_view(run: RunDir, grid, values, scale: Scale, camera: str, facets) -> V
     resolved = camera
     if camera == "auto":
         resolved = "cleft" if frac < 0.5 else "iso"
-    region = roi if resolved == "cleft" else full
+    region, exact = full, False
+    if resolved == "cleft":
+        # a contact geometry records its cleft (two facing patches and the gap): zoom on that,
+        # not on the elevated field, which on a contact spreads over the whole mesh
+        cleft = cleft_region(run, focus, full)
+        if cleft is not None:
+            (region, what), exact = cleft, True
+            why += f"; {what}"
+        else:
+            region = roi
     keep = np.array([0.0, 0.0, -1.0]) if resolved == "top" else np.array([0.0, 1.0, 0.0])
     note = f"camera {resolved}" + (" (auto)" if camera == "auto" else "") + f"; {why}"
-    return View(resolved, focus, region, full, keep, note)
+    return View(resolved, focus, region, full, keep, note, exact)
+
+
+# the cleft view: how far beyond the contact patch (× its radius) and the gap (× the larger of
+# the gap and 0.3 × the patch radius, so the membranes on either side show) the region reaches
+CLEFT_LATERAL = 1.35
+CLEFT_NORMAL = 1.5
+
+
+def cleft_region(run: RunDir, focus: np.ndarray, full: np.ndarray):
+    """(bounds, description) of the region around the cleft nearest the focus, from the cleft
+    the mesh records (manifest mesh.clefts: two facing surfaces and the nominal gap, written by
+    the contact builders) and the surfaces' faces in surfaces.vtu; None where there is none.
+
+    Where a surface has several patches (puncta), the patch nearest the focus is taken. The
+    region spans CLEFT_LATERAL × the patch's radius around its centre (from the axis in (r, z))
+    and, across the cleft, the gap plus a margin on both sides."""
+    clefts = run.mesh_info.get("clefts") or {}
+    sset = run.surface_set()
+    if not clefts or sset is None:
+        return None
+    best = None
+    for key, c in clefts.items():
+        names = [n for n in c.get("surfaces") or [] if n in sset.faces]
+        if len(names) != 2:
+            continue
+        patches = [_patch_points(sset, n, focus) for n in names]
+        d = min(float(np.min(np.sum((p - focus) ** 2, axis=1))) for p in patches)
+        if best is None or d < best[0]:
+            best = (d, key, patches, float(c.get("nominal_um") or 0.0))
+    if best is None:
+        return None
+    _, key, (pa, pb), gap = best
+    both = np.vstack([pa, pb])
+    dim = len(run.axes)
+    span = np.ptp(both[:, :dim], axis=0)
+    normal = int(np.argmin(span))                     # the axis across the cleft
+    lateral = [k for k in range(dim) if k != normal]
+    radius = 0.5 * float(max(np.ptp(pa[:, lateral], axis=0).max(), np.ptp(pb[:, lateral], axis=0).max()))
+    if run.cylindrical:
+        radius = float(max(pa[:, 0].max(), pb[:, 0].max()))    # patches start on the axis
+    gap = gap or float(span[normal])
+    region = full.copy()
+    centre = 0.5 * (both.min(axis=0) + both.max(axis=0))
+    for k in lateral:
+        if run.cylindrical and k == 0:
+            region[k] = (0.0, CLEFT_LATERAL * radius)
+        else:
+            region[k] = (centre[k] - CLEFT_LATERAL * radius, centre[k] + CLEFT_LATERAL * radius)
+    margin = CLEFT_NORMAL * max(gap, 0.3 * radius)
+    region[normal] = (both[:, normal].min() - margin, both[:, normal].max() + margin)
+    region[:, 0] = np.maximum(region[:, 0], full[:, 0])
+    region[:, 1] = np.minimum(region[:, 1], full[:, 1])
+    return region, (f"cleft {key!r}: {gap * 1e3:.3g} nm gap, contact radius "
+                    f"{radius * 1e3:.3g} nm")
+
+
+def _patch_points(sset, name: str, focus: np.ndarray) -> np.ndarray:
+    """Points of the named surface's connected patch nearest the focus (faces sharing nodes)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    faces = sset.faces[name]
+    used = np.unique(np.concatenate([f.ravel() for f in faces]))
+    index = {int(n): i for i, n in enumerate(used)}
+    rows, cols = [], []
+    for f in faces:                                   # chain each face's nodes together
+        local = np.vectorize(index.__getitem__)(f)
+        for j in range(1, f.shape[1]):
+            rows.append(local[:, 0])
+            cols.append(local[:, j])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(r.size), (r, c)), shape=(used.size, used.size))
+    _, label = connected_components(graph, directed=False)
+    pts = sset.points[used]
+    nearest = int(np.argmin(np.sum((pts - focus) ** 2, axis=1)))
+    return pts[label == label[nearest]]
 
 
 def compartment_range(grid, values, focus, scale: Scale | None) -> tuple[float, float]:

@@ -239,7 +239,7 @@ def cmd_mesh(args) -> int:
         out = render_mesh_png(args.png, domain.vtk_points, domain.vtk_cells, domain.compartment_id,
                               domain.compartment_names, domain.dim, domain.cylindrical,
                               focus=focus_of(domain), title=title)
-        print(f"  picture: {out}")
+        print(f"  picture: {out.path}")
     return 0
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .axisymmetric import scene_revolved
 from .colours import Scale, _cmap, fmt_conc, fmt_levels
-from .common import _figure, _fmt_len, _font_scale, fmt_time
+from .common import _figure, _fmt_len, _font_scale, fmt_time, nice_length
 from .maps import draw_map
 from .rundir import RunDir, field_label
 from .scene import Renderer3D
@@ -19,8 +19,22 @@ from .volume3d import scene_3d
 
 
 def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str, scale: Scale,
-            view: View, levels: list[float], size: tuple[int, int], time_ms: float, frame: int):
-    """One picture as an RGB array of exactly `size` (width, height)."""
+            view: View, levels: list[float], size: tuple[int, int], time_ms: float, frame: int,
+            dpi: float = 100.0):
+    """One picture as an RGB array of `size` (width, height) × dpi / 100 pixels."""
+    fig = compose_figure(pv, renderer, run, grid, field_name, scale, view, levels, size, time_ms,
+                         frame, dpi)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
+                   scale: Scale, view: View, levels: list[float], size: tuple[int, int],
+                   time_ms: float, frame: int, dpi: float = 100.0):
+    """One picture as a matplotlib Figure of size / 100 inches at `dpi` (the layout is that of
+    `size` pixels at 100 dpi; a higher dpi adds pixels, not content). The 3D panel is a raster
+    of the figure's resolution in it; everything else is drawn by matplotlib (vector in SVG/PDF).
+    `fig.scale_bar` = (length µm, length in pixels at dpi) of the 3D panel's bar, or None."""
     import matplotlib
     from matplotlib.cm import ScalarMappable
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -31,7 +45,8 @@ def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
     lh, lw = line / H, line / W
     tname = "_t_" + field_name
     grid.cell_data[tname] = scale.transform(np.asarray(grid.cell_data[field_name]))
-    fig = _figure(size)
+    fig = _figure(size, dpi)
+    fig.scale_bar = None
     rc = {"font.size": fs, "axes.titlesize": fs, "axes.labelsize": fs,
           "xtick.labelsize": 0.9 * fs, "ytick.labelsize": 0.9 * fs, "legend.fontsize": 0.82 * fs}
     with matplotlib.rc_context(rc):
@@ -82,7 +97,9 @@ def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
             rect = [0.44, bottom3, 0.555, top - bottom3]
             ax3 = fig.add_axes(rect)
             ax3.set_axis_off()
-            renderer.size = (int(round(rect[2] * W)), int(round(rect[3] * H)))
+            px = dpi / 100.0
+            renderer.size = (int(round(rect[2] * W * px)), int(round(rect[3] * H * px)))
+            renderer.line_scale = px
             if run.kind == "axisymmetric":
                 scene = scene_revolved(pv, run, grid, tname, scale, view, levels,
                                        camera_azimuth(view.camera))
@@ -93,6 +110,7 @@ def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
                 what = "cut open along the section"
             img = renderer.render(scene)
             ax3.imshow(img, interpolation="none", aspect="auto")
+            fig.scale_bar = draw_scale_bar(ax3, img.shape, renderer.um_per_px, fs)
             ext = np.ptp(scene.bounds, axis=1)
             region_txt = f"region {_fmt_len(ext[0])} × {_fmt_len(ext[1])} × {_fmt_len(ext[2])}"
             fits = (len(what) + len(region_txt) + 2) * 0.55 * 0.82 * fs * 100 / 72 < rect[2] * W
@@ -136,7 +154,31 @@ def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
         if scale.n_nonpositive:
             fig.text(0.995, 0.005, f"grey: {scale.n_nonpositive} cells where the field is absent",
                      ha="right", va="bottom", fontsize=0.75 * fs, color="0.4")
-        fig.canvas.draw()
-        rgba = np.asarray(fig.canvas.buffer_rgba())
     del grid.cell_data[tname]
-    return rgba[..., :3].copy()
+    return fig
+
+
+def draw_scale_bar(ax, shape, um_per_px: float | None, fs: float):
+    """A black bar of a round length (1, 2 or 5 × 10^k, about a fifth of the panel) with its
+    length written above it, at the lower left of an image axes showing a parallel projection
+    of um_per_px µm per image pixel. Returns (length µm, length in image pixels)."""
+    if not um_per_px:
+        return None
+    h, w = shape[:2]
+    length = nice_length(0.22 * w * um_per_px)
+    n = length / um_per_px
+    x0, y = 0.05 * w, 0.93 * h
+    from matplotlib.patches import Rectangle
+
+    lim = ax.get_xlim(), ax.get_ylim()
+    pad = 0.02 * h            # a white card behind bar and label: legible on any colour
+    text_h = 1.6 * 0.85 * fs * ax.figure.dpi / 72 * h / max(ax.bbox.height, 1)   # image px
+    ax.add_patch(Rectangle((x0 - pad, y - 0.012 * h - text_h - pad / 2), n + 2 * pad,
+                           text_h + 0.012 * h + 1.5 * pad, facecolor="white", alpha=0.85,
+                           edgecolor="none"))
+    ax.plot([x0, x0 + n], [y, y], color="black", linewidth=3.0, solid_capstyle="butt")
+    ax.text(x0 + n / 2, y - 0.012 * h, _fmt_len(length), ha="center", va="bottom",
+            fontsize=0.85 * fs)
+    ax.set_xlim(*lim[0])
+    ax.set_ylim(*lim[1])
+    return length, n

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from .colours import iso_levels, make_scale
-from .common import CAMERAS, RenderError, _pyvista, _safe, _save_png, parse_size
-from .picture import compose
+from .common import (CAMERAS, RenderError, _pyvista, _safe, check_dpi, output_target, parse_size,
+                     pixels, save_figure)
+from .picture import compose_figure
 from .rundir import RunDir
 from .scene import Renderer3D
 from .topology import grid_facets
@@ -30,21 +31,28 @@ class RenderResult:
     levels: list[float]
     notes: list[str]
     region: tuple[tuple[float, float], ...] = ()   # the part of the mesh shown: (lo, hi) per axis, µm
+    scale_bar: tuple[float, float] | None = None   # 3D panel: (length µm, length in pixels)
 
 
 def render(run_dir, field: str | None = None, time=None, frame: int | None = None,
            camera: str = "auto", size=(1024, 768), out=None, animate: bool = False,
            log: bool = True, clim: tuple[float, float] | None = None, fps: float = 4.0,
-           log_to=None) -> RenderResult:
-    """Render one frame (PNG) or, with animate, the whole series (GIF, and MP4 if imageio-ffmpeg
-    is installed). Returns what was written and the colour limits used."""
+           log_to=None, dpi: float = 100.0) -> RenderResult:
+    """Render one frame (PNG, or SVG/PDF when `out` is a file name with that suffix) or, with
+    animate, the whole series (GIF, and MP4 if imageio-ffmpeg is installed). `size` is the
+    layout in pixels at 100 dpi; `dpi` sets the resolution (a PNG of size × dpi / 100 pixels;
+    in SVG/PDF that of the 3D panel's raster). Returns what was written and the colour limits."""
     if camera not in CAMERAS:
         raise RenderError(f"unknown camera {camera!r}; cameras: {', '.join(CAMERAS)}")
     if isinstance(size, str):
         size = parse_size(size)
+    dpi = check_dpi(dpi)
     run = RunDir(run_dir)
     name = run.check_field(field)
-    out_dir = Path(out) if out else run.path / "render"
+    out_dir, out_file = output_target(out, run.path / "render")
+    if out_file is not None and animate:
+        raise RenderError(f"--animate writes a GIF (and MP4) per field into a directory; give "
+                          f"--out a directory, not {out_file.name!r}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -95,18 +103,19 @@ def render(run_dir, field: str | None = None, time=None, frame: int | None = Non
         notes.append(f"{scale.n_nonpositive} cells where {name} is absent (NaN) or ≤ 0 on a log "
                      "scale: drawn grey")
     renderer = Renderer3D(pv, size)
-    images, paths = [], []
+    images, paths, bar = [], [], None
     try:
         for i in indices:
             g = run.read(i)
-            img = compose(pv, renderer, run, g, name, scale, view, levels, size,
-                          run.frames[i].time, i)
+            fig = compose_figure(pv, renderer, run, g, name, scale, view, levels, size,
+                                 run.frames[i].time, i, dpi)
+            bar = fig.scale_bar
             if not animate:
-                path = out_dir / f"{_safe(name)}_f{i:05d}_{view.camera}.png"
-                _save_png(img, path)
+                path = out_file or out_dir / f"{_safe(name)}_f{i:05d}_{view.camera}.png"
+                save_figure(fig, path)
                 paths.append(path)
             else:
-                images.append(img)
+                images.append(pixels(fig))
             if log_to is not None and animate:
                 print(f"  frame {i + 1}/{len(indices)}", file=log_to, flush=True)
     finally:
@@ -115,7 +124,7 @@ def render(run_dir, field: str | None = None, time=None, frame: int | None = Non
         paths += _write_animation(images, out_dir / f"{_safe(name)}_{view.camera}", fps, notes)
     return RenderResult(paths, name, indices, [run.frames[i].time for i in indices],
                         (scale.lo, scale.hi), (scale.data_lo, scale.data_hi), scale.log,
-                        view.camera, levels, notes, tuple(map(tuple, view.region.tolist())))
+                        view.camera, levels, notes, tuple(map(tuple, view.region.tolist())), bar)
 
 
 def _write_animation(images: list[np.ndarray], stem: Path, fps: float, notes: list[str]):

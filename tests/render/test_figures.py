@@ -61,3 +61,59 @@ def test_cleft_picture_differs_from_iso_and_reports_its_region(contact_runs, tmp
     assert np.ptp(np.asarray(iso.region), axis=1)[1] > 5 * z
     a, b = load(iso.paths[0]).astype(float), load(cleft.paths[0]).astype(float)
     assert a.shape == b.shape and np.abs(a - b).mean() > 10
+
+
+# ---------------------------------------------------------------------------- scale bars --
+
+def black_runs(row: np.ndarray, dark: int = 60) -> list[tuple[int, int]]:
+    """(start, length) of the runs of near-black pixels in an image row."""
+    black = np.all(row < dark, axis=-1).astype(int)
+    edges = np.diff(np.concatenate([[0], black, [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return list(zip(starts.tolist(), (ends - starts).tolist()))
+
+
+def bar_in(img: np.ndarray, length_px: float) -> bool:
+    """A horizontal black bar of about length_px pixels somewhere in the image."""
+    for row in img:
+        if any(abs(n - length_px) <= 2 for _, n in black_runs(row)):
+            return True
+    return False
+
+
+@offscreen
+def test_3d_panel_has_a_scale_bar_true_to_the_mesh(box3d_run, tmp_path):
+    """Top view of the 1 µm × 1 µm box: its width in pixels, measured on the picture, is what the
+    bar says a micrometre is."""
+    r = render(box3d_run, camera="top", size=(640, 480), out=tmp_path)
+    length_um, length_px = r.scale_bar
+    assert length_um in (0.1, 0.2, 0.5, 1.0) and length_px > 20
+    img = load(r.paths[0])
+    assert bar_in(img[:, int(0.44 * 640):], length_px)
+    # the box: the widest non-white span of the 3D panel's middle rows
+    panel = img[120:300, int(0.44 * 640):]
+    width = max(np.ptp(np.flatnonzero(np.any(row < 235, axis=-1))) for row in panel) + 1
+    assert width == pytest.approx(length_px / length_um * 1.0, rel=0.03)
+
+
+def test_mesh_picture_has_a_scale_bar_true_to_the_mesh(tmp_path, offscreen_opengl):
+    import microdomain as md
+    from microdomain.geometry.picture import render_mesh_png
+    from microdomain.mesh import build_domain
+
+    raw = {"case": {"name": "box2d"},
+           "geometry": {"builder": "box", "size": ["1 um", "1 um"], "cells": [8, 8],
+                        "compartments": [{"name": "cytosol"},
+                                         {"name": "er", "y": ["0.5 um", "1 um"]}]},
+           "species": [{"ion": "Ca", "D": "220 um**2/s", "initial": "0.1 uM"}],
+           "time": {"end": "1 ms"}}
+    case = md.case_from_dict(raw, "box2d.toml")
+    d = build_domain(case.builder.build(case.geometry))
+    pic = render_mesh_png(tmp_path / "mesh.png", d.vtk_points, d.vtk_cells, d.compartment_id,
+                          d.compartment_names, d.dim, d.cylindrical, size=(800, 600))
+    (length_um, length_px), = pic.scale_bars
+    img = load(pic.path)
+    assert img.shape == (600, 800, 3) and bar_in(img[500:], length_px)
+    row = img[300]
+    coloured = np.flatnonzero(np.any(np.abs(row.astype(int) - 255) > 20, axis=-1))
+    assert np.ptp(coloured) + 1 == pytest.approx(length_px / length_um * 1.0, rel=0.03)

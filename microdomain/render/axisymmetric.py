@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .colours import Scale, _iso_style, _mesh_kw, flux_colour
+from .colours import Colouring, _iso_style, _mesh_kw, flux_colour
 from .common import WEDGE
 from .rundir import RunDir
 from .scene import Scene, _contours, _interface_lines, _membrane_items, floor_walls
@@ -54,7 +54,7 @@ def _place_rz(pv, poly2d, theta: float):
     return out
 
 
-def scene_revolved(pv, run: RunDir, grid, tname: str, scale: Scale, view: View,
+def scene_revolved(pv, run: RunDir, grid, tname: str, scale: Colouring, view: View,
                    levels: list[float], azimuth: float):
     """The (r, z) field revolved about the z axis: 270° with the missing quadrant facing the
     camera (iso/side/cleft), or the layer at the source height all the way round (top)."""

@@ -8,18 +8,18 @@ import math
 import numpy as np
 
 from .axisymmetric import scene_revolved
-from .colours import Scale, _cmap, fmt_conc, fmt_levels
+from .colours import Colouring, _cmap, fmt_conc, fmt_levels
 from .common import _figure, _fmt_len, _font_scale, fmt_time, nice_length
 from .maps import draw_map
 from .rundir import RunDir, field_label
 from .scene import Renderer3D
-from .topology import _cell_centres
+from .topology import _cell_centres, compartment_ids
 from .view import View, camera_azimuth
 from .volume3d import scene_3d
 
 
-def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str, scale: Scale,
-            view: View, levels: list[float], size: tuple[int, int], time_ms: float, frame: int,
+def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
+            scale: Colouring, view: View, levels: list[float], size: tuple[int, int], time_ms: float, frame: int,
             dpi: float = 100.0):
     """One picture as an RGB array of `size` (width, height) × dpi / 100 pixels."""
     fig = compose_figure(pv, renderer, run, grid, field_name, scale, view, levels, size, time_ms,
@@ -29,7 +29,7 @@ def compose(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
 
 
 def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_name: str,
-                   scale: Scale, view: View, levels: list[float], size: tuple[int, int],
+                   scale: Colouring, view: View, levels: list[float], size: tuple[int, int],
                    time_ms: float, frame: int, dpi: float = 100.0):
     """One picture as a matplotlib Figure of size / 100 inches at `dpi` (the layout is that of
     `size` pixels at 100 dpi; a higher dpi adds pixels, not content). The 3D panel is a raster
@@ -44,7 +44,9 @@ def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_nam
     line = fs * 1.45 / 72 * 100            # one text line in pixels (dpi 100)
     lh, lw = line / H, line / W
     tname = "_t_" + field_name
-    grid.cell_data[tname] = scale.transform(np.asarray(grid.cell_data[field_name]))
+    grid.cell_data[tname] = scale.coord(np.asarray(grid.cell_data[field_name]),
+                                        compartment_ids(grid))
+    colouring, scale = scale, scale.default      # the bar of the compartments without their own
     fig = _figure(size, dpi)
     fig.scale_bar = None
     rc = {"font.size": fs, "axes.titlesize": fs, "axes.labelsize": fs,
@@ -83,7 +85,7 @@ def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_nam
         else:
             ax = fig.add_axes([map_left, map_bottom, map_right - map_left,
                                top - map_bottom - 1.2 * lh])
-            draw_map(ax, pv, run, grid, tname, field_name, scale, view, levels)
+            draw_map(ax, pv, run, grid, tname, field_name, colouring, view, levels)
             if run.kind == "axisymmetric":
                 title = "(r, z) plane"
             elif run.kind == "3d":
@@ -101,12 +103,12 @@ def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_nam
             renderer.size = (int(round(rect[2] * W * px)), int(round(rect[3] * H * px)))
             renderer.line_scale = px
             if run.kind == "axisymmetric":
-                scene = scene_revolved(pv, run, grid, tname, scale, view, levels,
+                scene = scene_revolved(pv, run, grid, tname, colouring, view, levels,
                                        camera_azimuth(view.camera))
                 what = ("the layer at the source, revolved about the z axis, from above"
                         if view.camera == "top" else "revolved 270° about the z axis")
             else:
-                scene = scene_3d(pv, run, grid, tname, scale, view, levels)
+                scene = scene_3d(pv, run, grid, tname, colouring, view, levels)
                 what = "cut open along the section"
             img = renderer.render(scene)
             ax3.imshow(img, interpolation="none", aspect="auto")
@@ -119,43 +121,93 @@ def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_nam
                 what += "\nisosurfaces at " + fmt_levels(levels) + " µM"
             fig.text(rect[0] + rect[2] / 2, caption_y, what, ha="center", va="bottom",
                      fontsize=0.82 * fs, color="0.25", linespacing=1.3)
-        # the colour bar
-        cax = fig.add_axes([0.22, cb_y, 0.56, cb_h])
-        sm = ScalarMappable(norm=scale.norm(), cmap=_cmap())
-        cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
-        cb.set_label(label + ("  ·  log scale" if scale.log else ""), fontsize=fs, labelpad=2)
-        if scale.log:
-            if scale.hi / scale.lo < 10:          # less than a decade: round linear ticks
-                from matplotlib.ticker import MaxNLocator
-
-                loc = MaxNLocator(5)
-                ticks = loc.tick_values(scale.lo, scale.hi)
-                step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else scale.hi
-                dec = max(0, -math.floor(math.log10(step) + 1e-9))
-                cb.ax.xaxis.set_major_locator(loc)
-                cb.ax.xaxis.set_minor_locator(MaxNLocator(25))
-                cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.{dec}f}"))
-            else:
-                cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_conc(x)))
-            cb.ax.xaxis.set_minor_formatter(NullFormatter())
-        if levels:
-            cb.add_lines(levels, colors=["white"] * len(levels), linewidths=[1.5] * len(levels))
-        # the limits at the ends of the bar, unless a tick label already says so
-        for value, x, ha in ((scale.lo, -0.01, "right"), (scale.hi, 1.01, "left")):
-            tick = 10.0 ** round(math.log10(value)) if scale.log else None
-            on_tick = (scale.log and scale.hi / scale.lo >= 10 and scale.lo <= tick <= scale.hi
-                       and abs(math.log10(value / tick)) < 0.02)
-            narrow = scale.hi / scale.lo < 10 if scale.log and scale.lo > 0 else True
-            sig = (max(3, 2 + math.ceil(math.log10(abs(scale.hi) / max(scale.hi - scale.lo, 1e-300))))
-                   if narrow and scale.hi != 0 else 3)
-            if not on_tick:
-                cb.ax.text(x, 0.5, fmt_conc(value, sig), transform=cb.ax.transAxes, ha=ha,
-                           va="center", fontsize=0.9 * fs)
-        if scale.n_nonpositive:
-            fig.text(0.995, 0.005, f"grey: {scale.n_nonpositive} cells where the field is absent",
+        # the colour bar(s): one, or one per group of compartments sharing a scale
+        groups = colour_groups(run, grid, colouring)
+        if len(groups) == 1:
+            colour_bar(fig, [0.22, cb_y, 0.56, cb_h], groups[0][0],
+                       label + ("  ·  log scale" if scale.log else ""), levels, fs, ends=True)
+        else:
+            n, gap = len(groups), 0.05
+            width = (0.9 - gap * (n - 1)) / n
+            for j, (s_j, names) in enumerate(groups):
+                colour_bar(fig, [0.05 + j * (width + gap), cb_y, width, cb_h], s_j,
+                           f"{short} in {', '.join(names)} (µM)", levels, 0.9 * fs,
+                           ends=False)
+        if colouring.n_grey:
+            fig.text(0.995, 0.005, f"grey: {colouring.n_grey} cells where the field is absent",
                      ha="right", va="bottom", fontsize=0.75 * fs, color="0.4")
     del grid.cell_data[tname]
     return fig
+
+
+def colour_groups(run: RunDir, grid, colouring: Colouring):
+    """[(scale, [compartment names])]: the shared bar first (if any compartment uses it), then
+    one per compartment with its own."""
+    present = [int(k) for k in np.unique(compartment_ids(grid))]
+    shared = [run.compartment_name(k) for k in present if k not in colouring.own]
+    groups = [(colouring.default, shared)] if shared or not colouring.own else []
+    groups += [(colouring.own[k], [run.compartment_name(k)]) for k in present
+               if k in colouring.own]
+    return groups
+
+
+def bar_ticks(scale) -> list[float]:
+    """The ends of a narrow bar and the decades (log) or one middle value (linear) inside."""
+    if scale.log:
+        inner = [10.0**k for k in range(math.ceil(math.log10(scale.lo) + 0.15),
+                                         math.floor(math.log10(scale.hi) - 0.15) + 1)]
+        while len(inner) > 2:
+            inner = inner[::2]
+    else:
+        inner = [0.5 * (scale.lo + scale.hi)]
+    return [scale.lo, *inner, scale.hi]
+
+
+def colour_bar(fig, rect, scale, label: str, levels: list[float], fs: float, ends: bool):
+    """A horizontal colour bar of one Scale with the isosurface levels inside it as white marks;
+    with `ends` the limits are written beside the bar, else as its end ticks."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    cax = fig.add_axes(rect)
+    sm = ScalarMappable(norm=scale.norm(), cmap=_cmap())
+    cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
+    cb.set_label(label, fontsize=fs, labelpad=2)
+    if scale.log:
+        if scale.hi / scale.lo < 10:          # less than a decade: round linear ticks
+            from matplotlib.ticker import MaxNLocator
+
+            loc = MaxNLocator(5)
+            ticks = loc.tick_values(scale.lo, scale.hi)
+            step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else scale.hi
+            dec = max(0, -math.floor(math.log10(step) + 1e-9))
+            cb.ax.xaxis.set_major_locator(loc)
+            cb.ax.xaxis.set_minor_locator(MaxNLocator(25))
+            cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.{dec}f}"))
+        else:
+            cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_conc(x)))
+        cb.ax.xaxis.set_minor_formatter(NullFormatter())
+    levels = [x for x in levels if scale.lo < x < scale.hi]
+    if levels:
+        cb.add_lines(levels, colors=["white"] * len(levels), linewidths=[1.5] * len(levels))
+    # the limits at the ends of the bar, unless a tick label already says so (bars side by
+    # side: as ticks, the ends have no room for them)
+    if not ends:
+        cb.set_ticks(bar_ticks(scale))
+        cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: fmt_conc(x, 3)))
+        cb.ax.xaxis.set_minor_formatter(NullFormatter())
+        return cb
+    for value, x, ha in ((scale.lo, -0.01, "right"), (scale.hi, 1.01, "left")):
+        tick = 10.0 ** round(math.log10(value)) if scale.log else None
+        on_tick = (scale.log and scale.hi / scale.lo >= 10 and scale.lo <= tick <= scale.hi
+                   and abs(math.log10(value / tick)) < 0.02)
+        narrow = scale.hi / scale.lo < 10 if scale.log and scale.lo > 0 else True
+        sig = (max(3, 2 + math.ceil(math.log10(abs(scale.hi) / max(scale.hi - scale.lo, 1e-300))))
+               if narrow and scale.hi != 0 else 3)
+        if not on_tick:
+            cb.ax.text(x, 0.5, fmt_conc(value, sig), transform=cb.ax.transAxes, ha=ha,
+                       va="center", fontsize=0.9 * fs)
+    return cb
 
 
 def draw_scale_bar(ax, shape, um_per_px: float | None, fs: float):

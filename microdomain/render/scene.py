@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .colours import MEMBRANE_COLOR, SHEET_OPACITY, Scale, flux_colour
+from .colours import MEMBRANE_COLOR, SHEET_OPACITY, Colouring, flux_colour
 from .common import DIRECTIONS
 from .rundir import RunDir
 from .topology import (Facets, _facet_measure, _poly_from_facets, compartment_ids, face_walls,
@@ -36,15 +36,15 @@ def _interface_lines(pv, surf, comp_name="compartment"):
     return _poly_from_facets(pv, np.asarray(surf.points), interfaces(fac, comp))
 
 
-def _contours(pv, grid, tname: str, levels: list[float], scale: Scale):
+def _contours(pv, grid, tname: str, levels: list[float], scale: Colouring):
     """Isosurfaces (3D) or isolines (2D) of the transformed field, per compartment so no value is
     interpolated across a membrane. Point array 'level' holds the level in transformed units."""
     if not levels:
         return []
     comp = compartment_ids(grid)
-    tlev = [float(x) for x in scale.transform(np.asarray(levels))]
     out = []
     for k in np.unique(comp):
+        tlev = [float(x) for x in scale.level_coords(levels, k)]   # per compartment's own bar
         sub = grid.extract_cells(np.flatnonzero(comp == k))
         t = np.asarray(sub.cell_data[tname])
         if not np.any(np.isfinite(t)):

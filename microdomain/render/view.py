@@ -195,6 +195,12 @@ def _patch_points(sset, name: str, focus: np.ndarray) -> np.ndarray:
     return pts[label == label[nearest]]
 
 
+def focus_compartment(grid, focus) -> int:
+    """The compartment id of the cell nearest the focus."""
+    c = _cell_centres(grid)
+    return int(compartment_ids(grid)[int(np.argmin(np.sum((c - focus) ** 2, axis=1)))])
+
+
 def compartment_range(grid, values, focus, scale: Scale | None) -> tuple[float, float]:
     """Range of the field in the compartment of the focus (isosurfaces are drawn there);
     positive values only on a log scale (scale None: positive values, not clipped)."""

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .colours import Scale, _iso_style, _mesh_kw, flux_colour
+from .colours import Colouring, _iso_style, _mesh_kw, flux_colour
 from .rundir import RunDir
 from .scene import Scene, _contours, _interface_lines, _membrane_items, floor_walls
 from .topology import _bounds, _poly_from_facets, _surface, grid_facets, region_cells, wall_facets
 from .view import View
 
 
-def scene_3d(pv, run: RunDir, grid, tname: str, scale: Scale, view: View, levels: list[float]):
+def scene_3d(pv, run: RunDir, grid, tname: str, scale: Colouring, view: View, levels: list[float]):
     scene = Scene(camera=view.camera, focus=view.focus)
     sub = region_cells(grid, view.region, view.exact)
     pts = np.asarray(sub.points)

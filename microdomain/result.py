@@ -107,6 +107,42 @@ class Result:
         grid.field_data["TimeValue"] = np.array([self.times[i]])
         return grid
 
+    # ----------------------------------------------------------------------- figures --
+    def render(self, field: str | None = None, t=None, *, camera: str = "auto",
+               size=(1024, 768), dpi: float = 100.0, log: bool = True, clim=None,
+               per_compartment: bool = False):
+        """The picture `microdomain render` draws of one frame, as a matplotlib Figure: the
+        frame nearest t (ms, or "5 ms"; the last if None). `size` is the layout in pixels at
+        100 dpi; `clim` (lo, hi) µM or {compartment: (lo, hi)}; `per_compartment` gives every
+        compartment its own colour bar. Save it with `fig.savefig("x.pdf")`; what was drawn
+        (colour limits, region, notes) is `fig.render_result`. Needs the run directory: a
+        Result run in memory raises RenderError."""
+        from .render.pipeline import figure
+
+        return figure(self._run_dir("render"), field=field, time=t, camera=camera, size=size,
+                      log=log, clim=clim, dpi=dpi, per_compartment=per_compartment)
+
+    def plot(self, what: str = "probes", *, size=(1024, 768), dpi: float = 100.0):
+        """The figure `microdomain plot` draws, as a matplotlib Figure: "probes" (the probe
+        traces) or "metrics" (the metrics summary). Needs the run directory, as `render`."""
+        from .plot import figures
+        from .render.common import RenderError
+
+        if what not in ("probes", "metrics"):
+            raise RenderError(f"plot what={what!r}: choose 'probes' or 'metrics'")
+        figs = figures(self._run_dir("plot"), size=size, dpi=dpi)
+        if what not in figs:
+            raise RenderError(f"{self.path}: no {what} to plot")
+        return figs[what]
+
+    def _run_dir(self, what: str) -> Path:
+        from .render.common import RenderError
+
+        if self.path is None:
+            raise RenderError(f"this Result is in memory; {what} reads the run directory: run "
+                              "with sim.run(out=...) or open one with md.open_run(path)")
+        return self.path
+
     # ------------------------------------------------------------------------ xarray --
     def to_xarray(self):
         """Probes and fluxes as an xarray Dataset: `concentration` (time, probe, field) in µM

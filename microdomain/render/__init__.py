@@ -25,11 +25,11 @@ panel of (r, z) and 3D runs), maps (the 2D map), picture (one composed picture),
 from .colours import Scale, fmt_conc, fmt_levels, iso_levels, make_scale
 from .common import (CAMERAS, RenderError, _figure, _font_scale, _pyvista, fmt_time, parse_size,
                      parse_time)
-from .pipeline import RenderResult, render
+from .pipeline import RenderResult, figure, render
 from .rundir import FrameChoice, FrameRef, RunDir, SurfaceSet, field_label
 
 __all__ = [
     "CAMERAS", "FrameChoice", "FrameRef", "RenderError", "RenderResult", "RunDir", "Scale",
-    "SurfaceSet", "field_label", "fmt_conc", "fmt_levels", "fmt_time", "iso_levels", "make_scale",
-    "parse_size", "parse_time", "render",
+    "SurfaceSet", "field_label", "figure", "fmt_conc", "fmt_levels", "fmt_time", "iso_levels",
+    "make_scale", "parse_size", "parse_time", "render",
 ]

@@ -117,3 +117,116 @@ def test_mesh_picture_has_a_scale_bar_true_to_the_mesh(tmp_path, offscreen_openg
     row = img[300]
     coloured = np.flatnonzero(np.any(np.abs(row.astype(int) - 255) > 20, axis=-1))
     assert np.ptp(coloured) + 1 == pytest.approx(length_px / length_um * 1.0, rel=0.03)
+
+
+# ---------------------------------------------------------------- colours per compartment --
+
+def yellow_pixels(img: np.ndarray) -> np.ndarray:
+    """Pixels at the top of viridis: the colour of values at (or above) the bar's maximum."""
+    return np.all(np.abs(img.astype(int) - (253, 231, 37)) < 30, axis=-1)
+
+
+@offscreen
+def test_colour_limits_per_compartment_keep_the_er_off_the_cytosol_scale(contact_runs, tmp_path):
+    import microdomain as md
+
+    run_dir = contact_runs["mam_contact", "axisymmetric"]
+    res = md.open_run(run_dir)
+    ca, comp = res.field("Ca"), np.asarray(res.mesh.cell_data["compartment"])
+    names = list(res.manifest.mesh.compartments)
+    cyt, er = ca[comp == names.index("cytosol")], ca[comp == names.index("er")]
+    assert er.max() > 400 > 100 > cyt.max()           # the ER at ~500 µM, the cytosol far below
+    one = render(run_dir, camera="cleft", size=(480, 360), out=tmp_path / "one")
+    own = render(run_dir, camera="cleft", size=(480, 360), out=tmp_path / "own",
+                 per_compartment=True)
+    assert one.clims["cytosol"] == one.clims["er"] and one.clim[1] == pytest.approx(er.max())
+    assert own.clims["cytosol"] == pytest.approx((cyt.min(), cyt.max()), rel=1e-12)
+    assert own.clims["er"] == pytest.approx((er.min(), er.max()), rel=1e-12)
+    # on the map (left), one bar paints the ER and the cells near the channel saturated yellow;
+    # with a bar per compartment only each compartment's own maximum is
+    a = yellow_pixels(load(one.paths[0]))[:, : int(0.42 * 480)].sum()
+    b = yellow_pixels(load(own.paths[0]))[:, : int(0.42 * 480)].sum()
+    assert b < 0.5 * a
+
+
+def test_clim_option_names_a_compartment_and_bad_values_are_clear_errors(contact_runs, tmp_path,
+                                                                        capsys):
+    from microdomain.cli import main
+
+    run_dir = str(contact_runs["mam_contact", "axisymmetric"])
+    assert main(["render", run_dir, "--clim", "er=100:600", "--clim", "0.05,20", "--size",
+                 "320x240", "--out", str(tmp_path / "x.png")]) == 0
+    out = capsys.readouterr().out
+    assert "er 100–600 µM" in out and "cytosol 0.05–20 µM" in out
+    for bad, message in ((["--clim", "er=600:100"], "--clim er: colour range"),
+                         (["--clim", "golgi=1:2"], "no compartment 'golgi'; compartments: cytosol"),
+                         (["--clim", "one,two"], "cannot read --clim 'one,two'"),
+                         (["--dpi", "5"], "--dpi 5.0 is out of range"),
+                         (["--out", str(tmp_path / "x.jpeg")], "unknown picture format '.jpeg'")):
+        assert main(["render", run_dir, *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+
+
+# ------------------------------------------------------------------ formats and resolution --
+
+@offscreen
+def test_svg_pdf_by_suffix_and_dpi_scales_the_png(egta_run, tmp_path):
+    svg = render(egta_run, size=(320, 240), out=tmp_path / "ca.svg").paths[0]
+    text = svg.read_text()
+    assert svg.name == "ca.svg" and text.startswith("<?xml") and "<svg" in text
+    assert text.count("<image") >= 1                  # the 3D panel: a raster in the vector page
+    assert "<path" in text                            # lines, text and bars: vector
+    pdf = render(egta_run, size=(320, 240), out=tmp_path / "ca.pdf").paths[0]
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    r = render(egta_run, size=(320, 240), out=tmp_path / "ca.png", dpi=200)
+    assert r.paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load(r.paths[0]).shape == (480, 640, 3)
+    assert r.scale_bar[1] == pytest.approx(2 * render(egta_run, size=(320, 240),
+                                                      out=tmp_path).scale_bar[1], rel=0.02)
+
+
+def test_plot_writes_pdf_svg_and_scales_with_dpi(egta_run, tmp_path):
+    from microdomain.cli import main
+    from microdomain.plot import plot
+
+    r = plot(egta_run, out=tmp_path / "egta.pdf", size=(320, 240))
+    assert [p.name for p in r.paths] == ["egta_probes.pdf", "egta_metrics.pdf"]
+    assert all(p.read_bytes()[:5] == b"%PDF-" for p in r.paths)
+    assert main(["plot", str(egta_run), "--out", str(tmp_path / "e.svg"), "--size", "320x240"]) == 0
+    assert (tmp_path / "e_probes.svg").read_text().count("<svg") == 1
+    r = plot(egta_run, out=tmp_path, size=(320, 240), dpi=50)
+    assert load(r.paths[0]).shape == (120, 160, 3)
+
+
+# ------------------------------------------------------------------------------- the API --
+
+@offscreen
+def test_result_render_and_plot_return_figures(egta_run):
+    from matplotlib.figure import Figure
+
+    import microdomain as md
+
+    res = md.open_run(egta_run)
+    fig = res.render("Ca", t="10 ms", camera="cleft", size=(320, 240))
+    assert isinstance(fig, Figure)
+    assert fig.render_result.frames == [2] and fig.render_result.paths == []
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    assert img.shape == (240, 320, 3) and img.std() > 20
+    assert fig.render_result.clim[1] == pytest.approx(np.nanmax(res.field("Ca", t=10.0)))
+    probes = res.plot("probes", size=(320, 240))
+    assert isinstance(probes, Figure) and probes.axes[0].get_lines()
+    assert isinstance(res.plot("metrics", size=(320, 240)), Figure)
+
+
+def test_result_in_memory_says_it_needs_a_run_directory():
+    import microdomain as md
+    from microdomain.render import RenderError
+    from tests.helpers import small_case
+
+    res = md.Simulation(md.case_from_dict(small_case(), "tiny.toml")).run()
+    with pytest.raises(RenderError, match="in memory; render reads the run directory"):
+        res.render()
+    with pytest.raises(RenderError, match="in memory; plot reads"):
+        res.plot()

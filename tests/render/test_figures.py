@@ -49,6 +49,13 @@ def test_cleft_camera_zooms_on_the_cleft_of_every_contact(contact_runs, name, va
     assert extent[normal] <= 12 * gap
     assert extent[normal] < 0.3 * iso[normal] and all(extent[k] < 0.5 * iso[k] for k in lateral)
     assert "cleft" in v["cleft"].note and f"{gap * 1e3:g} nm gap" in v["cleft"].note
+    # as docs/rendering.md says: 1.35 × the radius sideways, the gap plus 1.5 × max(gap,
+    # 0.3 × radius) on either side across (the mesh's patch radius: its polygon's vertices)
+    margin = 1.5 * max(gap, 0.3 * radius)
+    assert extent[normal] == pytest.approx(gap + 2 * margin, rel=0.02)
+    for k in lateral:
+        assert extent[k] == pytest.approx((1 if variant == "axisymmetric" else 2) * 1.35 * radius,
+                                          rel=0.02)
 
 
 @offscreen

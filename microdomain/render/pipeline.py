@@ -122,6 +122,11 @@ def _plan(run: RunDir, field, time, frame, camera, animate, log, clim, per_compa
     pv = _pyvista()
     notes: list[str] = []
     names = run.compartment_names
+    if run.kind == "1d" and (per_compartment or isinstance(clim, dict)):
+        # a profile has one concentration axis: the limits of all compartments
+        notes.append("colour limits per compartment do not apply to a 1D profile: one axis")
+        clim = clim.get("*") if isinstance(clim, dict) else clim
+        per_compartment = False
     if animate:
         indices = list(range(len(run.frames)))
         if time is not None or frame is not None:
@@ -165,8 +170,6 @@ def _plan(run: RunDir, field, time, frame, camera, animate, log, clim, per_compa
     notes.append(view.note)
     if run.kind != "1d" and run.surface_set() is None and run.surface_note:
         notes.append(run.surface_note)              # an older run directory: no surfaces.vtu
-    if colouring.own and run.kind == "1d":
-        notes.append("colour limits per compartment do not apply to a 1D profile: one axis")
     levels = iso_levels(focal, focus_lo, focus_hi)
     if n_grey:
         notes.append(f"{n_grey} cells where {name} is absent (NaN) or ≤ 0 on a log "

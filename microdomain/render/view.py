@@ -154,9 +154,11 @@ def cleft_region(run: RunDir, focus: np.ndarray, full: np.ndarray):
     span = np.ptp(both[:, :dim], axis=0)
     normal = int(np.argmin(span))                     # the axis across the cleft
     lateral = [k for k in range(dim) if k != normal]
-    radius = 0.5 * float(max(np.ptp(pa[:, lateral], axis=0).max(), np.ptp(pb[:, lateral], axis=0).max()))
     if run.cylindrical:
         radius = float(max(pa[:, 0].max(), pb[:, 0].max()))    # patches start on the axis
+    else:
+        radius = 0.5 * float(max(np.ptp(pa[:, lateral], axis=0).max(),
+                                 np.ptp(pb[:, lateral], axis=0).max()))
     gap = gap or float(span[normal])
     region = full.copy()
     centre = 0.5 * (both.min(axis=0) + both.max(axis=0))
@@ -180,10 +182,9 @@ def _patch_points(sset, name: str, focus: np.ndarray) -> np.ndarray:
 
     faces = sset.faces[name]
     used = np.unique(np.concatenate([f.ravel() for f in faces]))
-    index = {int(n): i for i, n in enumerate(used)}
     rows, cols = [], []
     for f in faces:                                   # chain each face's nodes together
-        local = np.vectorize(index.__getitem__)(f)
+        local = np.searchsorted(used, f)
         for j in range(1, f.shape[1]):
             rows.append(local[:, 0])
             cols.append(local[:, j])

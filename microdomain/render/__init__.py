@@ -19,11 +19,11 @@ plugin are highlighted and baths dashed. 3D views are parallel projections with 
 saved as PNG, SVG or PDF (by the file's suffix) at any dpi, or handed back as a matplotlib Figure
 (`figure`, `Result.render`).
 
-Modules: common (errors, cameras, times, sizes, figures), colours (colour scale, levels, styles),
-rundir (the run directory), topology (facets, named surfaces on a frame's mesh), view (focus,
-region, the cleft, camera), scene (shared 3D parts, off-screen plotter), axisymmetric and volume3d (the 3D
-panel of (r, z) and 3D runs), maps (the 2D map), picture (one composed picture: colour bars,
-scale bar), pipeline (`render`, `figure`).
+Modules: common (errors, cameras, times, sizes, figures, file formats), colours (colour scales,
+per compartment, levels, styles), rundir (the run directory), topology (facets, named surfaces on
+a frame's mesh), view (focus, region, the cleft, camera), scene (shared 3D parts, off-screen
+plotter), axisymmetric and volume3d (the 3D panel of (r, z) and 3D runs), maps (the 2D map),
+picture (one composed picture: colour bars, scale bar), pipeline (`render`, `figure`).
 """
 
 from .colours import Scale, fmt_conc, fmt_levels, iso_levels, make_scale

@@ -28,12 +28,17 @@ class PlotResult:
 
 def read_probes(run_dir: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
     """time (ms), {field: {probe: values}} from the run's probe table."""
-    from .rundir import wide_rows
-
     try:
-        columns, rows = wide_rows(RunDirectory(run_dir).probes(), ["probe", "field"])
+        return probe_series(RunDirectory(run_dir).probes())
     except (TableError, ValueError) as exc:
         raise RenderError(f"{Path(run_dir) / 'probes.csv'}: {exc}") from None
+
+
+def probe_series(table) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """time (ms), {field: {probe: values}} from a tidy probe table (Result.probes)."""
+    from .rundir import wide_rows
+
+    columns, rows = wide_rows(table, ["probe", "field"])
     data = np.asarray(rows, float).reshape(len(rows), len(columns) + 1)
     series: dict[str, dict[str, np.ndarray]] = {}
     for k, (probe, fld) in enumerate(columns, start=1):
@@ -51,7 +56,12 @@ def probes_figure(run_dir: Path, size=(1024, 768), name: str = "", dpi: float = 
     """(Figure, log time axis?) of the probe traces, or None without probes."""
     if not (Path(run_dir) / PROBES).is_file():
         return None
-    t, series = read_probes(run_dir)
+    return traces_figure(*read_probes(run_dir), size, name, dpi)
+
+
+def traces_figure(t: np.ndarray, series: dict, size=(1024, 768), name: str = "",
+                  dpi: float = 100.0):
+    """(Figure, log time axis?) of probe traces (time ms, {field: {probe: values}}), or None."""
     if not series or t.size == 0:
         return None
     import matplotlib
@@ -96,6 +106,11 @@ def metrics_figure(run_dir: Path, size=(1024, 768), name: str = "", dpi: float =
         m = RunDirectory(run_dir).metrics()
     except ValueError as exc:
         raise RenderError(f"{Path(run_dir) / 'metrics.json'} is unreadable ({exc})") from None
+    return summary_figure(m, size, name, dpi)
+
+
+def summary_figure(m, size=(1024, 768), name: str = "", dpi: float = 100.0):
+    """The metrics summary of a Metrics record (Result.metrics) as a Figure."""
     import matplotlib
 
     fs = 10.5 * _font_scale(size)

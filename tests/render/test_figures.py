@@ -227,20 +227,23 @@ def test_result_render_and_plot_return_figures(egta_run):
     assert isinstance(res.plot("metrics", size=(320, 240)), Figure)
 
 
-def test_result_in_memory_says_it_needs_a_run_directory_and_1d_has_one_axis(tmp_path):
+def test_a_result_in_memory_renders_and_plots_as_its_run_directory(tmp_path):
     import microdomain as md
-    from microdomain.render import RenderError
     from tests.helpers import small_case
 
     sim = md.Simulation(md.case_from_dict(small_case(), "tiny.toml"))
-    res = sim.run()
-    with pytest.raises(RenderError, match="in memory; render reads the run directory"):
-        res.render()
-    with pytest.raises(RenderError, match="in memory; plot reads"):
-        res.plot()
+    mem, disk = sim.run(), sim.run(out=tmp_path / "run")
+    assert mem.path is None
+    a = mem.render(per_compartment=True, size=(320, 240))
+    b = disk.render(per_compartment=True, size=(320, 240))
+    pa, pb = (np.asarray((f.canvas.draw(), f.canvas.buffer_rgba())[1])[..., :3] for f in (a, b))
+    assert pa.shape == pb.shape == (240, 320, 3) and pa.std() > 20
+    assert np.abs(pa.astype(int) - pb).mean() < 0.5
     # a 1D profile (cytosol | ER at 500 µM) has one concentration axis: per-compartment
     # limits are refused with a note, and the axis spans both compartments
-    fig = sim.run(out=tmp_path / "run").render(per_compartment=True, size=(320, 240))
-    r = fig.render_result
+    r = a.render_result
     assert any("do not apply to a 1D profile" in n for n in r.notes)
     assert r.clims["cytosol"] == r.clims["er"] and r.clim[1] == pytest.approx(500, rel=0.01)
+    m = mem.plot("metrics", size=(320, 240))
+    assert [ax.get_title() for ax in m.axes][:2] == ["per compartment (peak, mean)",
+                                                    "at surfaces (peak)"]

@@ -123,6 +123,8 @@ def _font_scale(size) -> float:
 
 
 FORMATS = (".png", ".svg", ".pdf")
+# picture formats not written: a file named so is a mistake, not a directory (any other name is one)
+OTHER_FORMATS = (".jpg", ".jpeg", ".tif", ".tiff", ".eps", ".ps", ".gif", ".bmp", ".webp", ".mp4")
 
 
 def check_dpi(dpi) -> float:
@@ -144,7 +146,7 @@ def output_target(out, default: Path) -> tuple[Path, Path | None]:
     path = Path(out)
     if path.suffix.lower() in FORMATS:
         return path.parent, path
-    if path.suffix and not path.is_dir() and len(path.suffix) <= 5:
+    if path.suffix.lower() in OTHER_FORMATS and not path.is_dir():
         raise RenderError(f"--out {out!r}: unknown picture format {path.suffix!r}; write a "
                           f"directory or a file ending in {', '.join(FORMATS)}")
     return path, None

@@ -247,3 +247,13 @@ def test_a_result_in_memory_renders_and_plots_as_its_run_directory(tmp_path):
     m = mem.plot("metrics", size=(320, 240))
     assert [ax.get_title() for ax in m.axes][:2] == ["per compartment (peak, mean)",
                                                     "at surfaces (peak)"]
+
+
+def test_cleft_camera_on_a_structured_case_zooms_on_the_source(egta_run):
+    """No cleft recorded (the structured builders): the region around the channel where the
+    field is raised, far smaller than the mesh, with the channel (r = 0, z = 0) in it."""
+    run, v = views(egta_run)
+    assert run.mesh_info.get("clefts") is None and "cleft '" not in v["cleft"].note
+    region, full = v["cleft"].region, v["iso"].region
+    assert region[0, 0] == 0 and region[1, 0] <= 0 < region[1, 1]
+    assert np.all(np.ptp(region[:2], axis=1) < 0.5 * np.ptp(full[:2], axis=1))

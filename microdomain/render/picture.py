@@ -36,8 +36,6 @@ def compose_figure(pv, renderer: Renderer3D | None, run: RunDir, grid, field_nam
     of the figure's resolution in it; everything else is drawn by matplotlib (vector in SVG/PDF).
     `fig.scale_bar` = (length µm, length in pixels at dpi) of the 3D panel's bar, or None."""
     import matplotlib
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fs = 10.5 * _font_scale(size)
     W, H = size

@@ -257,3 +257,19 @@ def test_cleft_camera_on_a_structured_case_zooms_on_the_source(egta_run):
     region, full = v["cleft"].region, v["iso"].region
     assert region[0, 0] == 0 and region[1, 0] <= 0 < region[1, 1]
     assert np.all(np.ptp(region[:2], axis=1) < 0.5 * np.ptp(full[:2], axis=1))
+
+
+@offscreen
+def test_pyvista_save_graphic_works_off_screen_but_rasterizes_the_3d_geometry(tmp_path):
+    """What docs/rendering.md says of `plotter.save_graphic`: it writes an SVG off-screen here,
+    and the 3D geometry in it is an embedded raster image (so the renderer embeds its own)."""
+    from microdomain.render import _pyvista
+
+    pv = _pyvista()
+    p = pv.Plotter(off_screen=True, window_size=[64, 48])
+    p.add_mesh(pv.Sphere(), color="red")
+    p.show(auto_close=False)
+    p.save_graphic(str(tmp_path / "s.svg"))
+    p.close()
+    text = (tmp_path / "s.svg").read_text()
+    assert "<svg" in text and "<image" in text and "data:image/png;base64" in text

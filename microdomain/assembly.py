@@ -26,7 +26,6 @@ from fipy.matrices.scipyMatrix import _ScipyMeshMatrix
 from .case import OUTSIDE, Case
 from .chemistry import BoundReaction, BoundState, Chemistry, SiteGroup, Unknown
 from .fluxes import FluxContext, FluxModel, registry as flux_registry
-from .fluxes.base import Gates
 from .mesh import Domain
 from .quantities import value_in
 from .solver.nonorthogonal import NonOrthogonalCorrection, tangential_offsets
@@ -67,15 +66,6 @@ class FluxBinding:
 
     def active(self, t_mid: float) -> bool:
         return (self.start is None or t_mid >= self.start) and (self.stop is None or t_mid < self.stop)
-
-    def extras(self, gates: Gates | None, sensed) -> dict:
-        """Keyword arguments for the model: only those it declares (plain plugins take none)."""
-        out = {}
-        if self.model.gates:
-            out["gates"] = gates
-        if self.sensors:
-            out["sensed"] = sensed
-        return out
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
@@ -294,6 +294,9 @@ class OutputSpec(Strict):
     every: Time | None = Field(None, gt=0)
     fields: tuple[str, ...] | None = None
     probes: tuple[Probe, ...] = ()
+    # axisymmetric runs: also write each frame revolved into 3D in this many angular segments
+    # (fields_revolved.pvd), for ParaView; N× the cells of the (r, z) frames
+    revolve: int | None = Field(None, ge=4, le=360)
 
 
 SECTIONS: dict[str, Any] = {
@@ -681,156 +684,182 @@ def _reaction_references(file: str, parsed: dict, comps, reaction_params) -> lis
     return problems
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What the other sections may refer to, read once from the validated sections: the
+    geometry's compartments and surfaces (None without a valid geometry: those checks are
+    then skipped, the geometry's own problem is already reported), the species and fields."""
+
+    comps: list[str] | None
+    surfs: list[str] | None
+    species: dict[str, Any]              # symbol → species (ions and the others)
+    fields: list[str]                    # species and bound buffer states
+    dim: int | None
+
+    @property
+    def ions(self) -> list[str]:
+        return list(self.species)
+
+    @classmethod
+    def of(cls, parsed: dict) -> "_Names":
+        geometry = parsed.get("geometry")
+        builder = builders.get(geometry.builder) if geometry else None
+        species = [s for s in parsed.get("species", []) if s is not None]
+        buffers = [b for b in parsed.get("buffers", []) if b is not None]
+        symbols = [s.symbol for s in species]
+        return cls(builder.compartment_names(geometry) if builder else None,
+                   builder.surface_names(geometry) if builder else None,
+                   {s.symbol: s for s in species},
+                   symbols + [n for b in buffers for n in b.state_names()],
+                   _geometry_dim(geometry))
+
+
 def _cross_references(file: str, parsed: dict) -> list[Problem]:
-    P = lambda path, msg: Problem(file, path, msg)  # noqa: E731
-    problems: list[Problem] = []
-    geometry = parsed.get("geometry")
-    comps = builders.get(geometry.builder).compartment_names(geometry) if geometry else None
-    surfs = builders.get(geometry.builder).surface_names(geometry) if geometry else None
-    species = [s for s in parsed.get("species", []) if s is not None]
-    ions = [s.symbol for s in species]          # every species: ions and the others
-    charged = [s.symbol for s in species if s.is_ion]
-    present = {s.symbol: s for s in species}
+    """Every name one section uses that another defines, section by section."""
+    known = _Names.of(parsed)
+    return [Problem(file, path, message)
+            for check in (_species_references, _buffer_references, _flux_references,
+                          _boundary_references, _output_references)
+            for path, message in check(parsed, known)]
 
-    def check_table(path, table, what, where=None):
-        """A per-compartment table covers the compartments `where` (default: all) and no other."""
-        if comps is not None:
-            inside = comps if where is None else [c for c in comps if c in where]
-            for key in table:
-                if key != "*" and key not in comps:
-                    problems.append(P(f"{path}.{key}", f"no compartment {key!r} in the geometry; "
-                                      f"{_suggest(key, comps)}"))
-                elif key != "*" and key not in inside:
-                    problems.append(P(f"{path}.{key}", f"the species is absent from {key!r} (not in "
-                                      f"its `in`: {', '.join(where)}); give no value there"))
-            missing = [c for c in inside if c not in table and "*" not in table]
-            if missing:
-                problems.append(P(path, f"no {what} for compartment(s) {', '.join(missing)}; give one "
-                                  "value for all or a table covering every compartment"
-                                  + ("" if where is None else " of its `in`")))
-        for key, v in table.items():
-            if v < 0:
-                problems.append(P(path if key == "*" else f"{path}.{key}",
-                                  f"{what} must not be negative (got {v:g} in internal units)"))
 
+def _table_problems(path: str, table: dict, what: str, comps: list[str] | None,
+                    where: list[str] | None = None) -> Iterator[tuple[str, str]]:
+    """A per-compartment table covers the compartments `where` (default: all) and no other."""
+    if comps is not None:
+        inside = comps if where is None else [c for c in comps if c in where]
+        for key in table:
+            if key != "*" and key not in comps:
+                yield f"{path}.{key}", f"no compartment {key!r} in the geometry; {_suggest(key, comps)}"
+            elif key != "*" and key not in inside:
+                yield (f"{path}.{key}", f"the species is absent from {key!r} (not in its `in`: "
+                       f"{', '.join(where)}); give no value there")
+        missing = [c for c in inside if c not in table and "*" not in table]
+        if missing:
+            yield (path, f"no {what} for compartment(s) {', '.join(missing)}; give one value for all "
+                   "or a table covering every compartment" + ("" if where is None else " of its `in`"))
+    for key, v in table.items():
+        if v < 0:
+            yield (path if key == "*" else f"{path}.{key}",
+                   f"{what} must not be negative (got {v:g} in internal units)")
+
+
+def _species_references(parsed: dict, known: _Names) -> Iterator[tuple[str, str]]:
+    comps, symbols = known.comps, [s.symbol for s in parsed.get("species", []) if s is not None]
     for i, s in enumerate(parsed.get("species", [])):
         if s is None:
             continue
         key = "ion" if s.is_ion else "name"
-        if ions.count(s.symbol) > 1:
-            problems.append(P(f"species[{i}].{key}", f"species {s.symbol!r} is listed twice"))
+        if symbols.count(s.symbol) > 1:
+            yield f"species[{i}].{key}", f"species {s.symbol!r} is listed twice"
         if s.is_ion and s.valence == 0:
-            problems.append(P(f"species[{i}].valence", "an ion needs a nonzero valence; a species "
-                              "without charge is written `name = ...`"))
+            yield (f"species[{i}].valence", "an ion needs a nonzero valence; a species without "
+                   "charge is written `name = ...`")
         for c in s.compartments or ():
             if comps is not None and c not in comps:
-                problems.append(P(f"species[{i}].in", f"no compartment {c!r} in the geometry; "
-                                  f"{_suggest(c, comps)}"))
+                yield f"species[{i}].in", f"no compartment {c!r} in the geometry; {_suggest(c, comps)}"
         if s.compartments is not None and not s.compartments:
-            problems.append(P(f"species[{i}].in", "lists no compartment; leave `in` out for every "
-                              "compartment"))
-        check_table(f"species[{i}].D", s.D, "diffusivity", s.compartments)
-        check_table(f"species[{i}].initial", s.initial, "initial concentration", s.compartments)
+            yield f"species[{i}].in", "lists no compartment; leave `in` out for every compartment"
+        yield from _table_problems(f"species[{i}].D", s.D, "diffusivity", comps, s.compartments)
+        yield from _table_problems(f"species[{i}].initial", s.initial, "initial concentration",
+                                   comps, s.compartments)
 
-    names = list(ions)
+
+def _buffer_references(parsed: dict, known: _Names) -> Iterator[tuple[str, str]]:
+    comps, ions, names = known.comps, known.ions, list(known.ions)
     for i, b in enumerate(parsed.get("buffers", [])):
         if b is None:
             continue
         if b.name in names or any(n.startswith(b.name + ".") for n in names):
-            problems.append(P(f"buffers[{i}].name", f"name {b.name!r} is already used"))
+            yield f"buffers[{i}].name", f"name {b.name!r} is already used"
         names.append(b.name)
         for c in b.compartments:
             if comps is not None and c not in comps:
-                problems.append(P(f"buffers[{i}].in", f"no compartment {c!r} in the geometry; "
-                                  f"{_suggest(c, comps)}"))
+                yield f"buffers[{i}].in", f"no compartment {c!r} in the geometry; {_suggest(c, comps)}"
         for j, site in enumerate(b.sites):
             seen = [x.ion for x in site.binds]
             for k, binding in enumerate(site.binds):
+                path = f"buffers[{i}].sites[{j}].binds[{k}].ion"
                 if binding.ion not in ions:
-                    problems.append(P(f"buffers[{i}].sites[{j}].binds[{k}].ion",
-                                      f"no species {binding.ion!r}; {_suggest(binding.ion, ions)}"))
+                    yield path, f"no species {binding.ion!r}; {_suggest(binding.ion, ions)}"
                 else:
-                    absent = [c for c in b.compartments if not present[binding.ion].present_in(c)]
+                    absent = [c for c in b.compartments if not known.species[binding.ion].present_in(c)]
                     if absent:
-                        problems.append(P(f"buffers[{i}].sites[{j}].binds[{k}].ion",
-                                          f"{binding.ion!r} is absent from {', '.join(absent)}, "
-                                          f"where buffer {b.name!r} lies"))
+                        yield (path, f"{binding.ion!r} is absent from {', '.join(absent)}, where "
+                               f"buffer {b.name!r} lies")
                 if seen.count(binding.ion) > 1:
-                    problems.append(P(f"buffers[{i}].sites[{j}]", f"binds {binding.ion!r} twice"))
+                    yield f"buffers[{i}].sites[{j}]", f"binds {binding.ion!r} twice"
 
+
+def _flux_references(parsed: dict, known: _Names) -> Iterator[tuple[str, str]]:
+    comps, surfs, ions = known.comps, known.surfs, known.ions
     for i, f in enumerate(parsed.get("fluxes", [])):
         if f is None:
             continue
         if surfs is not None and f.surface not in surfs:
-            problems.append(P(f"fluxes[{i}].surface", f"no surface {f.surface!r} in the geometry; "
-                              f"{_suggest(f.surface, surfs)}"))
+            yield f"fluxes[{i}].surface", f"no surface {f.surface!r} in the geometry; {_suggest(f.surface, surfs)}"
         for key, side in (("from", f.source), ("to", f.target)):
             if comps is not None and side != OUTSIDE and side not in comps:
-                problems.append(P(f"fluxes[{i}].{key}", f"no compartment {side!r}; "
-                                  f"{_suggest(side, comps + [OUTSIDE])}"))
+                yield f"fluxes[{i}].{key}", f"no compartment {side!r}; {_suggest(side, comps + [OUTSIDE])}"
         if f.source == f.target:
-            problems.append(P(f"fluxes[{i}]", "'from' and 'to' are the same compartment"))
+            yield f"fluxes[{i}]", "'from' and 'to' are the same compartment"
         if f.start is not None and f.stop is not None and f.stop <= f.start:
-            problems.append(P(f"fluxes[{i}].stop", "must come after 'start'"))
+            yield f"fluxes[{i}].stop", "must come after 'start'"
         for ion, v in f.outside.items():
             if ion not in ions:
-                problems.append(P(f"fluxes[{i}].outside.{ion}", f"no species {ion!r}; {_suggest(ion, ions)}"))
+                yield f"fluxes[{i}].outside.{ion}", f"no species {ion!r}; {_suggest(ion, ions)}"
             elif v < 0:
-                problems.append(P(f"fluxes[{i}].outside.{ion}", "concentration must not be negative"))
-        params = f.params
-        ion_keys = [params.get("ion")] if isinstance(params.get("ion"), str) else []
-        for k in ion_keys:
-            if k not in ions:
-                problems.append(P(f"fluxes[{i}].params.ion", f"no species {k!r}; {_suggest(k, ions)}"))
-            elif k not in charged:
-                problems.append(P(f"fluxes[{i}].params.ion", f"{k!r} is not an ion (it is declared "
-                                  "with `name =`); membrane flux models move ions"))
+                yield f"fluxes[{i}].outside.{ion}", "concentration must not be negative"
+        for key in ("ion", "gating_ion"):           # the species a model moves or is gated by
+            ion = f.params.get(key)
+            if not isinstance(ion, str):
+                continue
+            if ion not in ions:
+                yield f"fluxes[{i}].params.{key}", f"no species {ion!r}; {_suggest(ion, ions)}"
+            elif not known.species[ion].is_ion:
+                yield (f"fluxes[{i}].params.{key}", f"{ion!r} is not an ion (it is declared with "
+                       "`name =`); membrane flux models move ions and are gated by ions")
 
+
+def _boundary_references(parsed: dict, known: _Names) -> Iterator[tuple[str, str]]:
+    surfs, ions = known.surfs, known.ions
     for i, b in enumerate(parsed.get("boundaries", [])):
         if b is None:
             continue
         if surfs is not None and b.surface not in surfs:
-            problems.append(P(f"boundaries[{i}].surface", f"no surface {b.surface!r}; {_suggest(b.surface, surfs)}"))
+            yield f"boundaries[{i}].surface", f"no surface {b.surface!r}; {_suggest(b.surface, surfs)}"
         for ion, v in b.concentrations.items():
+            path = f"boundaries[{i}].concentrations.{ion}"
             if ion not in ions:
-                problems.append(P(f"boundaries[{i}].concentrations.{ion}", f"no species {ion!r}; {_suggest(ion, ions)}"))
+                yield path, f"no species {ion!r}; {_suggest(ion, ions)}"
             elif v < 0:
-                problems.append(P(f"boundaries[{i}].concentrations.{ion}", "concentration must not be negative"))
+                yield path, "concentration must not be negative"
 
-    output = parsed.get("output")
-    buffers = [b for b in parsed.get("buffers", []) if b is not None]
-    fields = ions + [n for b in buffers for n in b.state_names()]
-    dim = _geometry_dim(geometry)
-    if output is not None:
-        for k, name in enumerate(output.fields or ()):
+
+def _output_references(parsed: dict, known: _Names) -> Iterator[tuple[str, str]]:
+    output, comps, fields, dim = parsed.get("output"), known.comps, known.fields, known.dim
+    if output is None:
+        return
+    for k, name in enumerate(output.fields or ()):
+        if name not in fields:
+            yield f"output.fields[{k}]", f"no field {name!r}; {_suggest(name, fields)}"
+    probe_names = [p.name for p in output.probes]
+    for k, probe in enumerate(output.probes):
+        if probe.compartment is not None and comps is not None and probe.compartment not in comps:
+            yield (f"output.probes[{k}].in", f"no compartment {probe.compartment!r}; "
+                   f"{_suggest(probe.compartment, comps)}")
+        if probe_names.count(probe.name) > 1:
+            yield f"output.probes[{k}].name", f"probe name {probe.name!r} is used twice"
+        if dim is not None and len(probe.at) != dim:
+            yield (f"output.probes[{k}].at", f"needs {dim} coordinates for this {dim}D geometry, "
+                   f"got {len(probe.at)}")
+        for name in probe.fields or ():
             if name not in fields:
-                problems.append(P(f"output.fields[{k}]", f"no field {name!r}; {_suggest(name, fields)}"))
-        probe_names = [p.name for p in output.probes]
-        for k, probe in enumerate(output.probes):
-            if probe.compartment is not None and comps is not None and probe.compartment not in comps:
-                problems.append(P(f"output.probes[{k}].in", f"no compartment {probe.compartment!r}; "
-                                  f"{_suggest(probe.compartment, comps)}"))
-            if probe_names.count(probe.name) > 1:
-                problems.append(P(f"output.probes[{k}].name", f"probe name {probe.name!r} is used twice"))
-            if dim is not None and len(probe.at) != dim:
-                problems.append(P(f"output.probes[{k}].at", f"needs {dim} coordinates for this "
-                                  f"{dim}D geometry, got {len(probe.at)}"))
-            for name in probe.fields or ():
-                if name not in fields:
-                    problems.append(P(f"output.probes[{k}].fields", f"no field {name!r}; {_suggest(name, fields)}"))
-    return problems
+                yield f"output.probes[{k}].fields", f"no field {name!r}; {_suggest(name, fields)}"
 
 
 def _geometry_dim(geometry) -> int | None:
-    if geometry is None:
-        return None
-    dim = getattr(builders.get(geometry.builder), "dim", None)   # builders may say: dim(params)
-    if callable(dim):
-        return dim(geometry)
-    if geometry.builder == "axisymmetric":
-        return 2
-    size = getattr(geometry, "size", None)
-    return len(size) if size is not None else None
+    return builders.get(geometry.builder).dim(geometry) if geometry is not None else None
 
 
 def _unread_ions(raw_species: Any, parsed_species: list | None) -> tuple[str, ...]:
@@ -893,8 +922,7 @@ def _probes_in_domain(file: str, parsed: dict) -> list[Problem]:
     geometry, output = parsed.get("geometry"), parsed.get("output")
     if geometry is None or output is None:
         return []
-    bounds = getattr(builders.get(geometry.builder), "bounds", None)
-    box = bounds(geometry) if bounds is not None else None
+    box = builders.get(geometry.builder).bounds(geometry)
     if not box:
         return []
     problems = []
@@ -906,7 +934,7 @@ def _probes_in_domain(file: str, parsed: dict) -> list[Problem]:
             if not lo - tol <= x <= hi + tol:
                 problems.append(Problem(file, f"output.probes[{k}].at[{i}]",
                                         f"{axis} = {x:g} um lies outside the domain, which spans "
-                                        f"{axis} = {lo:g} to {hi:g} um"))
+                                        f"{axis} = {lo:g} to {hi:g} um (probe {probe.name!r})"))
     return problems
 
 
@@ -915,10 +943,9 @@ def _size_problems(file: str, parsed: dict) -> list[Problem]:
     allocating it: above limits.MAX_CELLS cells unless [solver] allow_large = true, and always
     above this machine's memory by a floor estimate (such a case could never run)."""
     geometry = parsed.get("geometry")
-    estimate = getattr(builders.get(geometry.builder), "estimate_cells", None) if geometry else None
-    if estimate is None:
+    cells = builders.get(geometry.builder).estimate_cells(geometry) if geometry else None
+    if cells is None:
         return []
-    cells = estimate(geometry)
     species = [s for s in parsed.get("species", []) if s is not None]
     buffers = [b for b in parsed.get("buffers", []) if b is not None]
     fields = max(1, len(species) + sum(len(b.state_names()) for b in buffers))

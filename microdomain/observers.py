@@ -54,8 +54,8 @@ def output_arrays(system: System, U: np.ndarray, keep, absent) -> dict[str, np.n
 class FrameWriter:
     """Frames into the run directory: fields.pvd and fields/frame_NNNNN.vtu, plus surfaces.vtu."""
 
-    def __init__(self, rundir: RunDirectory, fields: list[str] | None):
-        self.rundir, self.fields = rundir, fields
+    def __init__(self, rundir: RunDirectory, fields: list[str] | None, revolve: int | None = None):
+        self.rundir, self.fields, self.revolve = rundir, fields, revolve
 
     def _setup(self, system: System, entries=()):
         self.sys = system
@@ -64,7 +64,9 @@ class FrameWriter:
         self.absent = absent_cells(system)
         units = field_units(system)
         kept = {names[k]: units[names[k]] for k in self.keep} | {"compartment": ""}
-        self.series = self.rundir.frame_series(system.domain, kept, entries)
+        self.series = [self.rundir.frame_series(system.domain, kept, entries)]
+        if self.revolve:
+            self.series.append(self.rundir.revolved_series(system.domain, kept, self.revolve, entries))
 
     def resume(self, system: System, U, t, saved):
         self._setup(system, saved["frames"])
@@ -78,7 +80,9 @@ class FrameWriter:
         pass
 
     def frame(self, U, t):
-        self.series.write(t, output_arrays(self.sys, U, self.keep, self.absent))
+        arrays = output_arrays(self.sys, U, self.keep, self.absent)
+        for series in self.series:
+            series.write(t, arrays)
 
     def checkpoint(self, state):
         pass

@@ -57,7 +57,7 @@ def probe_problems(probes, domain) -> list[tuple[str, str]]:
         try:
             locate(domain, probe.at, probe.compartment)
         except ProbeError as exc:
-            out.append((f"output.probes[{k}].{exc.field}", str(exc)))
+            out.append((f"output.probes[{k}].{exc.field}", f"{exc} (probe {probe.name!r})"))
     return out
 
 

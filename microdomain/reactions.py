@@ -43,7 +43,14 @@ from .quantities import Concentration, FieldError, Strict
 from .registry import Registry
 from .units import Kind, UnitError, to_unit
 
-registry: Registry = Registry("reaction model", "microdomain.reactions")
+def _check_reaction_model(obj) -> None:
+    if not (isinstance(obj, type) and issubclass(obj, ReactionModel)):
+        raise TypeError(f"{obj!r} is not a ReactionModel subclass")
+    if not isinstance(getattr(obj, "Params", None), type) and "params_model" not in vars(obj):
+        raise TypeError(f"reaction model {obj.__name__} sets neither Params nor params_model")
+
+
+registry: Registry = Registry("reaction model", "microdomain.reactions", _check_reaction_model)
 register = registry.register
 
 MAX_COEFFICIENT = 9          # stoichiometric coefficients 1..9: "10 A" is surely a typo

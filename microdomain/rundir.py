@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import VTKSeries, atomic_write_bytes, atomic_write_json, atomic_write_text, vtk_grid, write_surfaces
+from .io import (VTKSeries, atomic_write_bytes, atomic_write_json, atomic_write_text, revolved_cells,
+                 vtk_grid, write_surfaces)
 from .errors import MicrodomainError
 from .records import FORMAT, Manifest, Metrics, Status
 
@@ -25,12 +26,15 @@ METRICS = "metrics.json"
 PROBES = "probes.csv"
 FLUXES = "fluxes.csv"
 FIELDS = "fields.pvd"
+REVOLVED = "fields_revolved.pvd"
 SURFACES = "surfaces.vtu"
 CHECKPOINT = "checkpoint.npz"
 LOG = "log.txt"
 
 FILES = {
     FIELDS: "the frames: a ParaView collection of fields/frame_NNNNN.vtu with their times",
+    REVOLVED: "axisymmetric runs with [output] revolve = N: each frame as the 3D solid, "
+              "fields_revolved/frame_NNNNN.vtu, for viewing (the (r, z) frames are the data)",
     SURFACES: "the named surfaces (membranes, channels, baths) as faces with a `surface` index",
     PROBES: "probe values per accepted step, tidy: time_ms, probe, coordinates, field, value, unit",
     FLUXES: "each flux's flow per ion and its gates per accepted step, tidy",
@@ -174,6 +178,19 @@ class RunDirectory:
         series.entries = list(entries)
         return series
 
+    def revolved_series(self, domain, field_units: dict[str, str], segments: int, entries=()):
+        """The 3D companion of an axisymmetric run's frames: each frame revolved about the z
+        axis in `segments` steps (io.revolved_cells), same arrays, same times."""
+        points, cells, index = revolved_cells(domain.vtk_points, domain.vtk_cells, segments)
+        field_data = {**frame_field_data(domain, field_units), "axes": ["x", "y", "z"],
+                      "coordinates": [f"cartesian, revolved about the z axis in {segments} segments "
+                                      "from the axisymmetric (r, z) frames of fields.pvd"]}
+        series = _Revolved(VTKSeries(self.path, vtk_grid(points, cells), field_data,
+                                     name=REVOLVED.removesuffix(".pvd")), index)
+        stem = Path(FIELDS).stem
+        series.entries = [(t, f.replace(stem + "/", series.name + "/", 1)) for t, f in entries]
+        return series
+
     def write_surfaces(self, domain) -> None:
         """surfaces.vtu: the named face sets, with their names as field data."""
         if domain.surface_mesh is not None:
@@ -280,6 +297,25 @@ def read_checkpoint(path: Path):
         state = State(np.asarray(z["U"], float), float(z["t"]), gates, float(z["dt"]))
         metrics = json.loads(str(z["metrics"]))
     return state, {"metrics": metrics, "gates": gates}
+
+
+class _Revolved:
+    """A VTKSeries whose frames repeat each (r, z) cell's values over its swept 3D cells."""
+
+    def __init__(self, series: VTKSeries, index: np.ndarray):
+        self.series, self.index = series, index
+        self.name = series.name
+
+    @property
+    def entries(self):
+        return self.series.entries
+
+    @entries.setter
+    def entries(self, value):
+        self.series.entries = value
+
+    def write(self, t: float, arrays: dict[str, np.ndarray]):
+        return self.series.write(t, {k: v[self.index] for k, v in arrays.items()})
 
 
 def frame_field_data(domain, field_units: dict[str, str]) -> dict:

@@ -67,6 +67,9 @@ def _build(case: Case):
         domain = build_domain(case.builder.build(case.geometry))
     except (GeometryError, ValueError) as exc:
         raise CaseError([Problem(file, "geometry", str(exc))]) from None
+    if case.output.revolve and not domain.cylindrical:
+        raise CaseError([Problem(file, "output.revolve", "only axisymmetric (r, z) runs can be "
+                                 f"revolved into 3D; this geometry is {domain.dim}D cartesian")])
     _check_probes_in_mesh(case, domain)
     try:
         system = build_system(case, domain)
@@ -139,7 +142,8 @@ class Simulation:
         fields = list(case.output.fields) if case.output.fields else None
         metrics = Metrics(rundir)
         probes, fluxes = ProbeRecorder(case.output.probes, rundir), FluxRecorder(rundir)
-        frames = FrameWriter(rundir, fields) if rundir is not None else FrameStore(fields)
+        frames = (FrameWriter(rundir, fields, case.output.revolve) if rundir is not None
+                  else FrameStore(fields))
         watchers = [frames, probes, fluxes, metrics, _LogFrames()]
         if rundir is not None:
             watchers.append(Checkpoint(rundir, metrics))

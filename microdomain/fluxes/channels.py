@@ -57,29 +57,29 @@ class LinearChannelCluster(FluxModel):
         return {ion: current_to_molar_flow(i, self.context.valence[ion]) / at[ion]
                 for ion, i in per_ion(p.unitary_current, p.ion).items()}
 
-    def open_probability(self, src, tgt, t, gates, sensed) -> np.ndarray | float:
+    def open_probability(self, x) -> np.ndarray | float:
         raise NotImplementedError
 
-    def dopen_dtgt(self, src, tgt, t, gates, sensed) -> dict[str, np.ndarray]:
+    def dopen_dtgt(self, x) -> dict[str, np.ndarray]:
         """d P/d c_to per ion, where P depends on the target side (IP3R activation by Ca²⁺)."""
         return {}
 
-    def flux(self, src, tgt, t, gates=None, sensed=None):
-        P = self.open_probability(src, tgt, t, gates, sensed)
+    def flux(self, x):
+        P = self.open_probability(x)
         scale = self.params.channels / self.context.total_area
-        return {ion: scale * P * p * (src[ion] - tgt[ion]) for ion, p in self.permeance().items()}
+        return {ion: scale * P * p * (x.src[ion] - x.tgt[ion]) for ion, p in self.permeance().items()}
 
-    def dflux(self, src, tgt, t, gates=None, sensed=None):
-        P = self.open_probability(src, tgt, t, gates, sensed)
-        dP = self.dopen_dtgt(src, tgt, t, gates, sensed)
+    def dflux(self, x):
+        P = self.open_probability(x)
+        dP = self.dopen_dtgt(x)
         scale = self.params.channels / self.context.total_area
         out = {}
         for ion, p in self.permeance().items():
-            g = scale * p * np.ones_like(src[ion]) * P
+            g = scale * p * np.ones_like(x.src[ion]) * P
             out[(ion, "src")] = g
             d_tgt = -g
             if ion in dP:
-                d_tgt = d_tgt + scale * p * dP[ion] * (src[ion] - tgt[ion])
+                d_tgt = d_tgt + scale * p * dP[ion] * (x.src[ion] - x.tgt[ion])
             out[(ion, "tgt")] = d_tgt
         return out
 
@@ -96,6 +96,6 @@ class AgonistGatedParams(ClusterParams):
 class AgonistGatedCluster(LinearChannelCluster):
     Params = AgonistGatedParams
 
-    def open_probability(self, src, tgt, t, gates, sensed):
+    def open_probability(self, x):
         p = self.params
         return p.max_open_probability * float(hill(np.array(p.agonist), p.ec50, p.hill))

@@ -25,6 +25,9 @@ class Ip3rParams(ClusterParams):
     d2: Concentration = Field(1.049, gt=0)       # Ca2+ inactivation
     d3: Concentration = Field(0.9434, gt=0)      # IP3 dissociation, inactivation branch
     d5: Concentration = Field(0.08234, gt=0)     # Ca2+ activation
+    # the species whose cytosolic concentration activates and inactivates the receptor (Ca2+;
+    # a parameter so no species name is hard-coded, and checked against the case's species)
+    gating_ion: str = "Ca"
 
     @model_validator(mode="after")
     def _mode(self):
@@ -59,29 +62,30 @@ class Ip3r(LinearChannelCluster):
         p = self.params
         return p.ip3 / (p.ip3 + p.d1)
 
-    def open_probability(self, src, tgt, t, gates, sensed):
+    def open_probability(self, x):
         p = self.params
         if p.mode == "open":
             return p.open_probability
-        c = np.maximum(tgt["Ca"], 0.0)
-        return (self._m_inf() * c / (c + p.d5) * gates["h"]) ** 3
+        c = np.maximum(x.tgt[p.gating_ion], 0.0)
+        return (self._m_inf() * c / (c + p.d5) * x.gates["h"]) ** 3
 
-    def dopen_dtgt(self, src, tgt, t, gates, sensed):
+    def dopen_dtgt(self, x):
         p = self.params
         if p.mode == "open":
             return {}
-        c = np.maximum(tgt["Ca"], 0.0)
-        mh = self._m_inf() * gates["h"]
+        c = np.maximum(x.tgt[p.gating_ion], 0.0)
+        mh = self._m_inf() * x.gates["h"]
         n = c / (c + p.d5)
         dP = 3 * mh**3 * n**2 * p.d5 / (c + p.d5) ** 2
-        return {ion: dP for ion in self.ions if ion == "Ca"}
+        return {ion: dP for ion in self.ions if ion == p.gating_ion}
 
-    def gate_rates(self, src, tgt, t, sensed=None):
+    def gate_rates(self, x):
         if self.params.mode != "gated":
             return {}
         p = self.params
-        a = p.a2 * p.d2 * (p.ip3 + p.d1) / (p.ip3 + p.d3) * np.ones_like(tgt["Ca"])
-        return {"h": (a, a + p.a2 * np.maximum(tgt["Ca"], 0.0))}
+        c = x.tgt[p.gating_ion]
+        a = p.a2 * p.d2 * (p.ip3 + p.d1) / (p.ip3 + p.d3) * np.ones_like(c)
+        return {"h": (a, a + p.a2 * np.maximum(c, 0.0))}
 
 
 class SercaParams(HillPumpParams):
@@ -117,16 +121,16 @@ class Tmco1(FluxModel):
     def ions(self):
         return (self.params.ion,)
 
-    def flux(self, src, tgt, t):
+    def flux(self, x):
         p = self.params
-        c = src[p.ion]
-        return {p.ion: p.max_permeability * hill(c, p.threshold, p.n) * (c - tgt[p.ion])}
+        c = x.src[p.ion]
+        return {p.ion: p.max_permeability * hill(c, p.threshold, p.n) * (c - x.tgt[p.ion])}
 
-    def dflux(self, src, tgt, t):
+    def dflux(self, x):
         p = self.params
-        c = src[p.ion]
+        c = x.src[p.ion]
         H = hill(c, p.threshold, p.n)
-        return {(p.ion, "src"): p.max_permeability * (H + dhill(c, p.threshold, p.n) * (c - tgt[p.ion])),
+        return {(p.ion, "src"): p.max_permeability * (H + dhill(c, p.threshold, p.n) * (c - x.tgt[p.ion])),
                 (p.ion, "tgt"): -p.max_permeability * H}
 
 

@@ -50,7 +50,7 @@ class ChannelCluster(FluxModel):
     def ions(self):
         return tuple(per_ion(self.params.unitary_current, self.params.ion))
 
-    def flux(self, src, tgt, t):
+    def flux(self, x):
         p = self.params
         out = {}
         for ion, current in per_ion(p.unitary_current, p.ion).items():
@@ -85,15 +85,15 @@ class PassivePermeability(FluxModel):
     def ions(self):
         return tuple(per_ion(self.params.permeability, self.params.ion))
 
-    def flux(self, src, tgt, t):
-        return {ion: P * (src[ion] - tgt[ion])
+    def flux(self, x):
+        return {ion: P * (x.src[ion] - x.tgt[ion])
                 for ion, P in per_ion(self.params.permeability, self.params.ion).items()}
 
-    def dflux(self, src, tgt, t):
+    def dflux(self, x):
         out = {}
         for ion, P in per_ion(self.params.permeability, self.params.ion).items():
-            out[(ion, "src")] = np.full(src[ion].shape, P)
-            out[(ion, "tgt")] = np.full(src[ion].shape, -P)
+            out[(ion, "src")] = np.full(x.src[ion].shape, P)
+            out[(ion, "tgt")] = np.full(x.src[ion].shape, -P)
         return out
 
 
@@ -115,13 +115,13 @@ class HillPump(FluxModel):
     def ions(self):
         return (self.params.ion,)
 
-    def flux(self, src, tgt, t):
+    def flux(self, x):
         p = self.params
-        return {p.ion: p.vmax * hill(src[p.ion], p.K, p.n)}
+        return {p.ion: p.vmax * hill(x.src[p.ion], p.K, p.n)}
 
-    def dflux(self, src, tgt, t):
+    def dflux(self, x):
         p = self.params
-        return {(p.ion, "src"): p.vmax * dhill(src[p.ion], p.K, p.n)}
+        return {(p.ion, "src"): p.vmax * dhill(x.src[p.ion], p.K, p.n)}
 
 
 class ConstantFluxParams(Strict):
@@ -147,7 +147,7 @@ class ConstantFlux(FluxModel):
     def ions(self):
         return (self.params.ion,)
 
-    def flux(self, src, tgt, t):
+    def flux(self, x):
         p = self.params
         density = p.density if p.density is not None else p.total / self.context.total_area
         return {p.ion: np.full(self.context.areas.size, density)}
@@ -166,11 +166,11 @@ class SaturableTransporter(HillPump):
     Params = SaturableParams
     references = ()
 
-    def flux(self, src, tgt, t):
-        return {ion: self.params.activation * j for ion, j in super().flux(src, tgt, t).items()}
+    def flux(self, x):
+        return {ion: self.params.activation * j for ion, j in super().flux(x).items()}
 
-    def dflux(self, src, tgt, t):
-        return {key: self.params.activation * d for key, d in super().dflux(src, tgt, t).items()}
+    def dflux(self, x):
+        return {key: self.params.activation * d for key, d in super().dflux(x).items()}
 
 
 class CalciumSaturableParams(SaturableParams):

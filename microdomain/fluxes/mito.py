@@ -50,14 +50,14 @@ class Mcu(FluxModel):
         p = self.params
         return p.density * current_to_molar_flow(p.unitary_current, self.context.valence[p.ion]) / p.at
 
-    def flux(self, src, tgt, t):
+    def flux(self, x):
         p = self.params
-        c = np.maximum(src[p.ion], 0.0)
+        c = np.maximum(x.src[p.ion], 0.0)
         return {p.ion: self._rate() * c * hill(c, p.K, p.n)}
 
-    def dflux(self, src, tgt, t):
+    def dflux(self, x):
         p = self.params
-        c = np.maximum(src[p.ion], 0.0)
+        c = np.maximum(x.src[p.ion], 0.0)
         return {(p.ion, "src"): self._rate() * (hill(c, p.K, p.n) + c * dhill(c, p.K, p.n))}
 
 

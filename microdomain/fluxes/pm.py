@@ -18,6 +18,7 @@ class SoceParams(ClusterParams):
     K: Concentration = Field(gt=0)                       # [Ca²⁺]ER of half activation
     n: float = Field(4.0, gt=0)
     tau: Time | None = Field(None, gt=0)                 # STIM1 activation time constant
+    gating_ion: str = "Ca"                               # what STIM1 senses in the ER lumen
 
 
 @register("soce")
@@ -44,19 +45,19 @@ class Soce(LinearChannelCluster):
 
     def _activation_inf(self, sensed) -> float:
         p = self.params
-        c = max(sensed["er"]["Ca"], 0.0)
+        c = max(sensed["er"][p.gating_ion], 0.0)
         return float(1.0 - hill(np.array(c), p.K, p.n))
 
-    def open_probability(self, src, tgt, t, gates, sensed):
-        s = gates["stim"] if self.gates else self._activation_inf(sensed)
+    def open_probability(self, x):
+        s = x.gates["stim"] if self.gates else self._activation_inf(x.sensed)
         return self.params.open_probability * s
 
-    def gate_rates(self, src, tgt, t, sensed=None):
+    def gate_rates(self, x):
         if not self.gates:
             return {}
         rate = 1.0 / self.params.tau
-        ones = np.ones_like(tgt["Ca"])
-        return {"stim": (rate * self._activation_inf(sensed) * ones, rate * ones)}
+        ones = np.ones_like(next(iter(x.tgt.values())))
+        return {"stim": (rate * self._activation_inf(x.sensed) * ones, rate * ones)}
 
 
 @register("pmca")

@@ -11,6 +11,19 @@ Every fragment is assigned a compartment from the solids that contain it; every 
 from the compartments on its two sides (and whether it touches the cleft). The 2D variant is
 the (r, z) half-plane of the same bodies and FiPy weights it by r (see microdomain.mesh).
 
+With `cluster_radius` the channel cluster on the ER side of the contact gets its own surface,
+`er_cluster`: a disk of that radius about the axis (a compact cluster), cut out of the ER contact
+patch by a second, narrower cleft cylinder and meshed finer (cells of at most a third of its
+radius, and never coarser than `size_min`). Without it a cluster flux must be spread over the
+whole contact patch (docs/cases.md, "compact clusters", shows what that footprint does).
+
+With `ip3r_height` too, the IP3R exclusion rule places the cluster (`cluster_ring`, documented
+in docs/geometry.md): an IP3R cannot sit where the ER faces the organelle across less than its
+cytosolic height, so when the gap is narrower the cluster moves radially outwards, off the
+contact, to the first radius where the local gap (the curved organelle above the flat ER)
+reaches that height; it keeps its area: in 3D a disk beside the contact, its near edge there
+(on the x axis), in (r, z) an annulus about the axis.
+
 With `er_network = true` the ER sheet runs out to the domain's outer wall instead of ending at
 `er_radius`: its rim there (`er_network`) stands for the rest of the ER network, so a bath on
 it holds the lumen near its resting [Ca2+] instead of a closed disk that a release empties.
@@ -71,6 +84,12 @@ class _ContactParams(GmshParams):
     bulk: Length = Field(0.250, gt=0)
     er_network: Bool = Field(False, description="the ER sheet reaches the outer wall, where its "
                              "rim `er_network` stands for the rest of the ER network")
+    cluster_radius: Length | None = Field(None, gt=0, description="a disk of this radius about "
+                                          "the axis on the ER side of the contact becomes the "
+                                          "surface `er_cluster` (a compact channel cluster)")
+    ip3r_height: Length | None = Field(None, gt=0, description="the IP3R's cytosolic height: "
+                                       "narrower gaps push the cluster off the contact to where "
+                                       "the local gap reaches it (needs cluster_radius)")
 
     def mesh_size(self, name: str) -> float:
         v = getattr(self, name)
@@ -84,16 +103,78 @@ class _ContactParams(GmshParams):
         if self.contact_radius >= self.er_radius:
             raise ValueError(f"contact_radius ({self.contact_radius / NM:g} nm) must be smaller than "
                              f"er_radius ({self.er_radius / NM:g} nm)")
+        rc = self.cluster_radius
+        if rc is not None and not 2 * NM <= rc <= 0.8 * self.contact_radius:
+            raise ValueError(f"cluster_radius ({rc / NM:g} nm) must lie between 2 nm and 0.8 × "
+                             f"contact_radius ({0.8 * self.contact_radius / NM:g} nm): the cluster "
+                             "sits inside the contact, its rim apart from the contact's")
+        if self.ip3r_height is not None and rc is None:
+            raise ValueError("ip3r_height places a compact cluster: give cluster_radius too")
         return self
+
+
+def cluster_ring(p, L: dict) -> tuple[float, float] | None:
+    """Where the cluster sits: (r0, r1) of its disk (r0 = 0) or annulus on the ER, or None.
+
+    The IP3R exclusion rule (docs/geometry.md): the cluster sits in the cleft, a disk of
+    `cluster_radius` about the axis, when the gap is at least `ip3r_height`; otherwise it moves
+    out to r_H, where the organelle's lower surface, z = zc − √(R² − r²), stands `ip3r_height`
+    above the ER, and keeps its area there: r1² − r_H² = rc². No factor is fitted."""
+    rc, H = p.cluster_radius, p.ip3r_height
+    if rc is None:
+        return None
+    if H is None or p.gap >= H - 1e-12:
+        return 0.0, rc
+    R, zc = L["R"], L["zc"]
+    if zc - H <= 0:                     # cannot happen: zc − H > zc − gap = d > 0
+        raise ValueError("ip3r_height larger than the organelle's height above the ER")
+    rH = math.sqrt(R * R - (zc - H) ** 2)
+    return rH, math.sqrt(rH * rH + rc * rc)
+
+
+def _cluster_pieces(p, L, sh, shapes: dict) -> None:
+    """The cluster's own piece of cytosol over the ER (listed after the cleft, so it splits the
+    patch or, displaced, the ER membrane): its faces on the ER become `er_cluster`."""
+    ring = cluster_ring(p, L)
+    if ring is None:
+        return
+    if ring[0] == 0:
+        shapes["cluster"] = sh.cylinder(ring[1], 0.0, p.gap)
+    elif sh.dim == 3:       # displaced: a disk beside the contact, its near edge at r_H
+        rc = p.cluster_radius
+        shapes["cluster"] = sh.occ.addCylinder(ring[0] + rc, 0, 0, 0, 0, 0.5 * p.gap, rc)
+    else:                   # (r, z): the same area as a ring about the axis
+        shapes["cluster"] = sh.ring(ring[0], ring[1], 0.0, 0.5 * p.gap)
+
+
+def _cluster_features(p, L, e) -> list[tuple[str, float]]:
+    """Finer cells on the cluster: at most a third of its radius."""
+    ring = cluster_ring(p, L)
+    if ring is None:
+        return []
+    h = min(p.mesh_size("size_min"), p.cluster_radius / 3)
+    if ring[0] > 0 and e.dim == 3:
+        return [(e.plane_disk(0.0, p.cluster_radius, (ring[0] + p.cluster_radius, 0.0)), h)]
+    return [(e.plane_annulus(0.0, ring[0], ring[1]), h)]
+
+
+def _cluster_areas(p, L) -> tuple[float, float]:
+    """The cluster's area taken off (the contact patch, the rest of the ER membrane)."""
+    ring = cluster_ring(p, L)
+    if ring is None:
+        return 0.0, 0.0
+    area = math.pi * (ring[1] ** 2 - ring[0] ** 2)
+    return (area, 0.0) if ring[0] == 0 else (0.0, area)
 
 
 def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
                            compartment_of: Callable[[set[str]], str],
-                           surface_of: Callable[[str, str, bool], str | None]):
+                           surface_of: Callable[[str, str, str | None], str | None]):
     """Fragment the solids; map every piece to a compartment and every interface to a surface.
 
-    `shapes` lists the domain first. `surface_of(comp_a, comp_b, touches_cleft)` names an
-    interface (comp_b is OUTSIDE on the outer boundary) or returns None to leave it untagged.
+    `shapes` lists the domain first. `surface_of(comp_a, comp_b, zone)` names an interface
+    (comp_b is OUTSIDE on the outer boundary) or returns None to leave it untagged; `zone` is
+    "cluster" or "cleft" when a piece next to the interface lies in that shape, else None.
     """
     occ = gmsh.model.occ
     names = list(shapes)
@@ -121,7 +202,8 @@ def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
             if len(pieces) == 1 and xmax < 1e-6:
                 continue            # the symmetry axis r = 0: no flux by symmetry
         comps = [comp_of_piece[t] for t in pieces]
-        cleft = any("cleft" in member[t] for t in pieces)
+        cleft = ("cluster" if any("cluster" in member[t] for t in pieces) else
+                 "cleft" if any("cleft" in member[t] for t in pieces) else None)
         if len(comps) == 1:
             name = surface_of(comps[0], OUTSIDE, cleft)
         else:
@@ -137,6 +219,10 @@ def _pair(a: str, b: str, x: str, y: str) -> bool:
 
 def _network_claim(p) -> tuple[SurfaceClaim, ...]:
     return (SurfaceClaim("er_network", (("er", OUTSIDE),)),) if p.er_network else ()
+
+
+def _cluster_claim(p) -> tuple[SurfaceClaim, ...]:
+    return (SurfaceClaim("er_cluster", (("er", "cytosol"),)),) if p.cluster_radius is not None else ()
 
 
 # ------------------------------------------------------------------------ mam_contact --
@@ -176,7 +262,8 @@ class MamContact(GmshBuilder):
     @staticmethod
     def surface_names(p) -> list[str]:
         names = ["er_membrane", "er_mam_patch", "omm", "omm_mam_patch", "imm", "outer"]
-        return names + (["er_network"] if p.er_network else [])
+        return (names + (["er_network"] if p.er_network else []) +
+                (["er_cluster"] if p.cluster_radius is not None else []))
 
     @classmethod
     def claims(cls, p):
@@ -185,7 +272,7 @@ class MamContact(GmshBuilder):
                 SurfaceClaim("omm", (("ims", "cytosol"),)),
                 SurfaceClaim("omm_mam_patch", (("ims", "cytosol"),)),
                 SurfaceClaim("imm", (("matrix", "ims"),)),
-                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p)
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p) + _cluster_claim(p)
 
     @staticmethod
     def _layout(p):
@@ -204,10 +291,14 @@ class MamContact(GmshBuilder):
         Vi, Si, Fi = truncated_ball_measures(R - w, d - w)
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        areas = {"er_mam_patch": math.pi * a * a, "er_membrane": er["er_surface"] - math.pi * a * a,
+        in_patch, off_patch = _cluster_areas(p, L)
+        areas = {"er_mam_patch": math.pi * a * a - in_patch,
+                 "er_membrane": er["er_surface"] - math.pi * a * a - off_patch,
                  "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
+        if p.cluster_radius is not None:
+            areas["er_cluster"] = sum(_cluster_areas(p, L))
         return {
             "volumes": {"cytosol": V_dom - er["er"] - Vo, "er": er["er"], "ims": Vo - Vi,
                         "matrix": Vi},
@@ -227,6 +318,7 @@ class MamContact(GmshBuilder):
             "imm": sh.truncated_ball(L["zc"], L["R"] - p.ims_width, p.gap + p.ims_width),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
+        _cluster_pieces(p, L, sh, shapes)
 
         def compartment_of(s):
             if "imm" in s:
@@ -239,7 +331,7 @@ class MamContact(GmshBuilder):
 
         def surface_of(x, y, cleft):
             if _pair(x, y, "er", "cytosol"):
-                return "er_mam_patch" if cleft else "er_membrane"
+                return {"cluster": "er_cluster", "cleft": "er_mam_patch"}.get(cleft, "er_membrane")
             if _pair(x, y, "ims", "cytosol"):
                 return "omm_mam_patch" if cleft else "omm"
             if _pair(x, y, "matrix", "ims"):
@@ -260,7 +352,7 @@ class MamContact(GmshBuilder):
             (e.sphere(L["zc"], L["R"]), hmem),
             (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
             (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
-        ]
+        ] + _cluster_features(p, L, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
@@ -298,7 +390,8 @@ class ErLysosome(GmshBuilder):
     def surface_names(p) -> list[str]:
         names = ["er_membrane", "er_contact_patch", "lysosome_membrane", "lysosome_contact_patch",
                  "outer"]
-        return names + (["er_network"] if p.er_network else [])
+        return (names + (["er_network"] if p.er_network else []) +
+                (["er_cluster"] if p.cluster_radius is not None else []))
 
     @classmethod
     def claims(cls, p):
@@ -306,7 +399,7 @@ class ErLysosome(GmshBuilder):
                 SurfaceClaim("er_contact_patch", (("er", "cytosol"),)),
                 SurfaceClaim("lysosome_membrane", (("lysosome", "cytosol"),)),
                 SurfaceClaim("lysosome_contact_patch", (("lysosome", "cytosol"),)),
-                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p)
+                SurfaceClaim("outer", (("cytosol", OUTSIDE),))) + _network_claim(p) + _cluster_claim(p)
 
     @staticmethod
     def _layout(p):
@@ -324,11 +417,14 @@ class ErLysosome(GmshBuilder):
         V, S, F = truncated_ball_measures(L["R"], L["d"])
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        areas = {"er_contact_patch": math.pi * a * a,
-                 "er_membrane": er["er_surface"] - math.pi * a * a,
+        in_patch, off_patch = _cluster_areas(p, L)
+        areas = {"er_contact_patch": math.pi * a * a - in_patch,
+                 "er_membrane": er["er_surface"] - math.pi * a * a - off_patch,
                  "lysosome_contact_patch": F, "lysosome_membrane": S, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
+        if p.cluster_radius is not None:
+            areas["er_cluster"] = sum(_cluster_areas(p, L))
         return {
             "volumes": {"cytosol": V_dom - er["er"] - V, "er": er["er"], "lysosome": V},
             "areas": areas,
@@ -346,6 +442,7 @@ class ErLysosome(GmshBuilder):
             "lysosome": sh.truncated_ball(L["zc"], L["R"], p.gap),
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
+        _cluster_pieces(p, L, sh, shapes)
 
         def compartment_of(s):
             if "lysosome" in s:
@@ -356,7 +453,7 @@ class ErLysosome(GmshBuilder):
 
         def surface_of(x, y, cleft):
             if _pair(x, y, "er", "cytosol"):
-                return "er_contact_patch" if cleft else "er_membrane"
+                return {"cluster": "er_cluster", "cleft": "er_contact_patch"}.get(cleft, "er_membrane")
             if _pair(x, y, "lysosome", "cytosol"):
                 return "lysosome_contact_patch" if cleft else "lysosome_membrane"
             if _pair(x, y, "cytosol", OUTSIDE):
@@ -373,7 +470,7 @@ class ErLysosome(GmshBuilder):
             (e.plane_disk(p.gap, L["a"]), hmin),
             (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
-        ]
+        ] + _cluster_features(p, L, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))

@@ -132,6 +132,12 @@ class Expr:
         r = self._r(center)
         return (f"Sqrt(Max({r}-{self.num(radius)},0)^2+({self.z}-{self.num(z0)})^2)")
 
+    def plane_annulus(self, z0: float, r0: float, r1: float) -> str:
+        """Distance to the flat annulus r0 ≤ r ≤ r1 at z = z0 (about the axis)."""
+        r = self.r
+        return (f"Sqrt(Max(Max({r}-{self.num(r1)},{self.num(r0)}-{r}),0)^2"
+                f"+({self.z}-{self.num(z0)})^2)")
+
     def _r(self, center):
         if self.dim == 2 or center == (0.0, 0.0):
             return self.r
@@ -199,6 +205,15 @@ class Shapes:
         if self.dim == 2:
             return self.occ.addRectangle(0, z0, 0, radius, z1 - z0)
         return self.occ.addCylinder(0, 0, z0, 0, 0, z1 - z0, radius)
+
+    def ring(self, r0: float, r1: float, z0: float, z1: float) -> int:
+        """The annulus r0 ≤ r ≤ r1 (a cylinder when r0 = 0), z0 ≤ z ≤ z1."""
+        if r0 <= 0:
+            return self.cylinder(r1, z0, z1)
+        if self.dim == 2:
+            return self.occ.addRectangle(r0, z0, 0, r1 - r0, z1 - z0)
+        out, _ = self.occ.cut([(3, self.cylinder(r1, z0, z1))], [(3, self.cylinder(r0, z0, z1))])
+        return out[0][1]
 
     def ball(self, zc: float, radius: float) -> int:
         if self.dim == 2:
@@ -280,6 +295,12 @@ class GmshBuilder:
     def bounds(cls, p) -> list[tuple[str, float, float]] | None:
         """(axis, lo, hi) per coordinate of a point, the box around the domain (probe checks);
         None where a builder does not know its extent before meshing."""
+        return None
+
+    @staticmethod
+    def estimate_cells(p) -> None:
+        """Unknown before Gmsh meshes (its size fields set the count); `resolution` is bounded
+        by the params instead."""
         return None
 
     @classmethod

@@ -84,9 +84,15 @@ class MeshFile:
     def dim(cls, p) -> int:
         return cls._tags(p)[0]
 
-    # No bounds(): the extent of a user's mesh is known only once its points are read, so the
-    # probes of a mesh_file case are checked against the mesh after it is built
-    # (microdomain.cli._check_model), not when the case is read.
+    @staticmethod
+    def bounds(p) -> None:
+        """Unknown: the extent of a user's mesh is known only once its points are read, so the
+        probes of a mesh_file case are checked against the mesh after it is built."""
+        return None
+
+    @staticmethod
+    def estimate_cells(p) -> None:
+        return None      # the file's size is capped when it is read (limits.py)
 
     @classmethod
     def compartment_names(cls, p) -> list[str]:

@@ -220,6 +220,10 @@ class _StructuredBuilder:
     Params: ClassVar[type[_StructuredParams]]
 
     @staticmethod
+    def dim(p) -> int:
+        return len(p.ranges())
+
+    @staticmethod
     def compartment_names(p) -> list[str]:
         return list(dict.fromkeys(c.name for c in p.compartments))
 

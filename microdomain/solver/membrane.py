@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..fluxes.base import FluxInputs
+
 FACE_ITERATIONS = 30        # per-face Newton: linear laws need 1, saturable pumps a handful
 FACE_RTOL = 1e-13           # |h(J)| relative to |J| + the scale of the two diffusive fluxes
 MIN_DENOMINATOR = 0.05      # 1 + r_a·J_a − r_b·J_b: guards positive feedback (CICR) per face
@@ -98,13 +100,13 @@ def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None,
     def model_at_faces():
         nonlocal gates
         if model.gates and fixed_gates is None:
-            s = sensed if b.sensors else None
-            gates = (model.initial_gates(fa, fb, s) if stage is None else
-                     _gate_update(model.gate_rates(fa, fb, t, s), stage, b.name))
-        extra = b.extras(gates, sensed)
+            x = FluxInputs(fa, fb, t, {}, sensed)
+            gates = (model.initial_gates(x) if stage is None else
+                     _gate_update(model.gate_rates(x), stage, b.name))
+        x = FluxInputs(fa, fb, t, gates or {}, sensed)
         Jm = {i: np.broadcast_to(np.asarray(v, float), b.faces.shape) for i, v in
-              model.flux(fa, fb, t, **extra).items()}
-        return Jm, model.dflux(fa, fb, t, **extra)
+              model.flux(x).items()}
+        return Jm, model.dflux(x)
 
     for _ in range(FACE_ITERATIONS):
         Jm, dJ = model_at_faces()
@@ -128,7 +130,7 @@ def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None,
             fb[ion] = cQ[ion] + rb[ion] * J[ion]
     phi = {}
     if model.gates:
-        rates = model.gate_rates(fa, fb, t, sensed if b.sensors else None)
+        rates = model.gate_rates(FluxInputs(fa, fb, t, {}, sensed))
         phi = {g: a - bb * gates[g] for g, (a, bb) in rates.items()}
     dP, dQ = {}, {}
     for ion in moved:

@@ -22,8 +22,8 @@ BIB_KEYS = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "docs" / "references.bib").
 def test_there_are_shipped_cases():
     names = {p.name for p in CASES}
     assert {"nanodomain_egta.toml", "nanodomain_bapta.toml", "mam_transfer.toml", "er_lysosome.toml",
-            "soce_punctum.toml", "zn_ca_crosstalk.toml"} <= names
-    assert {p.name for p in SWEEPS} == {"mam_gap_sweep.toml"}
+            "soce_punctum.toml", "zn_ca_crosstalk.toml", "ros_zn_release.toml"} <= names
+    assert {p.name for p in SWEEPS} == {"mam_gap_sweep.toml", "mam_gap_sweep_exclusion.toml"}
 
 
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)

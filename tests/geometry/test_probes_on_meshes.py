@@ -76,11 +76,12 @@ def test_points_outside_the_mesh_are_refused(built):
     locate(d, (0.0, 0.0, 0.0))
 
     class Probe:
-        def __init__(self, at, compartment=None):
-            self.at, self.compartment = at, compartment
+        def __init__(self, name, at, compartment=None):
+            self.name, self.at, self.compartment = name, at, compartment
 
-    found = probe_problems([Probe((0.64, 0.64, 0.0)), Probe((0.0, 0.0, 0.0)),
-                            Probe((0.0, 0.0, 0.0), "lysosome")], d)
+    found = probe_problems([Probe("corner", (0.64, 0.64, 0.0)), Probe("a", (0.0, 0.0, 0.0)),
+                            Probe("b", (0.0, 0.0, 0.0), "lysosome")], d)
+    assert found[0][1].endswith("lies outside the mesh (probe 'corner')")
     assert [p for p, _ in found] == ["output.probes[0].at"] + (
         [] if d.compartment_names[d.compartment_id[locate(d, (0.0, 0.0, 0.0))]] == "lysosome"
         else ["output.probes[2].in"])

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 import microdomain as md
 from microdomain import fluxes
 from microdomain.case import case_from_dict
-from microdomain.fluxes import FluxContext
+from microdomain.fluxes import FluxContext, FluxInputs
 from microdomain.parameters import flux_presets
 from microdomain.units import current_to_molar_flow, to_internal
 
@@ -37,13 +37,8 @@ def side(ca, zn=1e-3, spread=False):
 
 
 def call(model, method, src, tgt, gates=None, sensed=None):
-    """Call flux/dflux the way assembly does: gates/sensed only to models that declare them."""
-    kw = {}
-    if model.gates:
-        kw["gates"] = gates
-    if model.sensors():
-        kw["sensed"] = sensed
-    return getattr(model, method)(src, tgt, 0.0, **kw)
+    """Call flux/dflux the way the solver does: one FluxInputs, every model alike."""
+    return getattr(model, method)(FluxInputs(src, tgt, 0.0, gates or {}, sensed or {}))
 
 
 def total(model, J):
@@ -318,7 +313,7 @@ def test_dflux_matches_central_differences_of_flux(name, k):
 def soce_activation(sensed_er):
     """J/(N·Po·p·Δc/A): the STIM1 activation s the preset's soce reaches at a sensed [Ca]ER."""
     m = model_of("soce")
-    J = m.flux(side(2000), side(0), 0.0, sensed={"er": {"Ca": sensed_er, "Zn": 0.0}})["Ca"]
+    J = m.flux(FluxInputs(side(2000), side(0), 0.0, sensed={"er": {"Ca": sensed_er, "Zn": 0.0}}))["Ca"]
     i = preset_value("soce", "orai1", "unitary_current", "current")
     at = preset_value("soce", "orai1", "at", "concentration")
     Po = preset_value("soce", "orai1", "open_probability")
@@ -345,21 +340,21 @@ def test_soce_with_tau_relaxes_towards_the_store_dependent_steady_state():
     K = preset_value("soce", "orai1", "K", "concentration")
     n = preset_value("soce", "orai1", "n")
     sensed = {"er": {"Ca": 10.0, "Zn": 0.0}}
-    (a, b), = m.gate_rates(side(2000), side(0.1), 0.0, sensed).values()
+    (a, b), = m.gate_rates(FluxInputs(side(2000), side(0.1), 0.0, sensed=sensed)).values()
     assert b == pytest.approx(np.full(3, 1 / 100.0))                 # 1/τ, τ = 100 ms
     assert a / b == pytest.approx(np.full(3, K**n / (K**n + 10.0**n)))
-    assert m.initial_gates(side(2000), side(0.1), {"er": {"Ca": 500.0, "Zn": 0.0}})["stim"] == \
+    assert m.initial_gates(FluxInputs(side(2000), side(0.1), sensed={"er": {"Ca": 500.0, "Zn": 0.0}}))["stim"] == \
         pytest.approx(np.full(3, K**n / (K**n + 500.0**n)))
     # the open fraction follows the gate, not the instantaneous sensor
-    half = m.flux(side(2000), side(0), 0.0, gates={"stim": np.full(3, 0.5)}, sensed=sensed)["Ca"]
-    full = m.flux(side(2000), side(0), 0.0, gates={"stim": np.ones(3)},
-                  sensed={"er": {"Ca": 1e4, "Zn": 0.0}})["Ca"]
+    half = m.flux(FluxInputs(side(2000), side(0), 0.0, gates={"stim": np.full(3, 0.5)}, sensed=sensed))["Ca"]
+    full = m.flux(FluxInputs(side(2000), side(0), 0.0, gates={"stim": np.ones(3)},
+                             sensed={"er": {"Ca": 1e4, "Zn": 0.0}}))["Ca"]
     assert half == pytest.approx(0.5 * full) and np.all(full > 0)
 
 
 def test_soce_without_tau_has_no_gate():
     m = model_of("soce")
-    assert m.gates == () and m.gate_rates(side(2000), side(0.1), 0.0, SENSED["soce"]) == {}
+    assert m.gates == () and m.gate_rates(FluxInputs(side(2000), side(0.1), 0.0, sensed=SENSED["soce"])) == {}
     assert set(m.sensors()) == {"er"} and m.sensors()["er"].compartment == "er"
 
 
@@ -370,7 +365,7 @@ def test_mcu_is_closed_at_rest_and_open_above_its_half_activation():
             / get("at", "concentration"))
     K = get("K", "concentration")
     assert 5.0 <= K <= 50.0                                          # MICU1 gatekeeping, 10–20 µM
-    J = lambda c: m.flux(side(c), side(0.1), 0.0)["Ca"][0]           # noqa: E731
+    J = lambda c: m.flux(FluxInputs(side(c), side(0.1), 0.0))["Ca"][0]           # noqa: E731
     assert J(0.1) < 1e-3 * rate * 0.1                                # gate shut at rest
     assert J(0.1) / J(4 * K) < 1e-5
     assert J(4 * K) > 0.9 * rate * 4 * K                             # ~fully open well above K0.5
@@ -381,7 +376,7 @@ def test_tmco1_releases_only_above_its_threshold():
     m = model_of("tmco1")
     P = preset_value("tmco1", "illustrative", "max_permeability", "permeability")
     T = preset_value("tmco1", "illustrative", "threshold", "concentration")
-    relative = lambda c: m.flux(side(c), side(0.1), 0.0)["Ca"][0] / (P * (c - 0.1))  # noqa: E731
+    relative = lambda c: m.flux(FluxInputs(side(c), side(0.1), 0.0))["Ca"][0] / (P * (c - 0.1))  # noqa: E731
     assert relative(0.5 * T) < 0.01          # n = 8: (1/2)^8/(1 + (1/2)^8) = 0.4 %
     assert relative(T) == pytest.approx(0.5)
     assert relative(1.5 * T) > 0.95
@@ -405,12 +400,12 @@ def gated_ip3r(ip3="0.5 uM", **over):
 def test_ip3r_rest_state_matches_li_rinzel(ip3):
     m = gated_ip3r(f"{ip3} uM")
     er, cyt = side(500.0), side(0.1)
-    h = m.initial_gates(er, cyt)["h"]
+    h = m.initial_gates(FluxInputs(er, cyt))["h"]
     h_inf, tau, P = li_rinzel(ip3, 0.1)
     assert h == pytest.approx(np.full(3, h_inf), rel=1e-12)
-    (a, b), = m.gate_rates(er, cyt, 0.0).values()
+    (a, b), = m.gate_rates(FluxInputs(er, cyt, 0.0)).values()
     assert 1 / b == pytest.approx(np.full(3, tau), rel=1e-12)
-    J = m.flux(er, cyt, 0.0, gates={"h": h})["Ca"]
+    J = m.flux(FluxInputs(er, cyt, 0.0, gates={"h": h}))["Ca"]
     # N·P·p·(c_ER − c_cyt)/A with p = σ(0.15 pA)/500 µM
     assert J == pytest.approx(np.full(3, 6 * P * cmf(0.15) / 500 * (500 - 0.1) / A_TOTAL), rel=1e-12)
 
@@ -418,7 +413,7 @@ def test_ip3r_rest_state_matches_li_rinzel(ip3):
 def test_ip3r_activation_rises_with_cytosolic_calcium_at_fixed_h():
     m = gated_ip3r()
     h = {"h": np.full(3, 0.8)}
-    P = [m.flux(side(500.0), side(c), 0.0, gates=h)["Ca"][0] / (500.0 - c) for c in (0.05, 0.1, 0.3, 1, 10)]
+    P = [m.flux(FluxInputs(side(500.0), side(c), 0.0, gates=h))["Ca"][0] / (500.0 - c) for c in (0.05, 0.1, 0.3, 1, 10)]
     assert np.all(np.diff(P) > 0)
     # at high Ca, n∞ → 1: P → (m∞·h)^3
     m_inf = 0.5 / (0.5 + 0.13)
@@ -428,7 +423,7 @@ def test_ip3r_activation_rises_with_cytosolic_calcium_at_fixed_h():
 
 def test_ip3r_inactivation_steady_state_falls_with_cytosolic_calcium():
     m = gated_ip3r()
-    h_inf = [m.initial_gates(side(500.0), side(c))["h"][0] for c in (0.05, 0.1, 0.3, 1, 10, 100)]
+    h_inf = [m.initial_gates(FluxInputs(side(500.0), side(c)))["h"][0] for c in (0.05, 0.1, 0.3, 1, 10, 100)]
     assert np.all(np.diff(h_inf) < 0)
     assert h_inf[-1] < 0.01
     assert h_inf == pytest.approx([li_rinzel(0.5, c)[0] for c in (0.05, 0.1, 0.3, 1, 10, 100)], rel=1e-12)
@@ -461,7 +456,7 @@ def test_agonist_gated_release_is_half_maximal_at_ec50_and_shut_without_agonist(
     P_max = get("max_open_probability")
     per_open = 4 * cmf(get("unitary_current", "current")) / get("at", "concentration") * (500 - 0.1) / A_TOTAL
     P = lambda agonist: build(model, preset, **{**extra, "agonist": agonist}).flux(  # noqa: E731
-        side(500.0), side(0.1), 0.0)["Ca"] / per_open
+        FluxInputs(side(500.0), side(0.1), 0.0))["Ca"] / per_open
     assert P(ec50) == pytest.approx(np.full(3, P_max / 2))
     assert np.all(P("0 uM") == 0) and np.all(P(0) == 0)
     assert P("1 M") == pytest.approx(np.full(3, P_max), rel=1e-4)
@@ -480,7 +475,7 @@ def test_a_multi_ion_channel_moves_each_ion_with_its_own_current(model, preset, 
     assert set(m.ions) == {"Ca", "Zn"}
     kw = {"gates": {"h": np.full(3, 0.7)}} if m.gates else {}
     # each ion at its own 'at' on the source side; cytosolic Ca 100 µM opens a gated IP3R
-    J = m.flux(side(500.0, 2.0), side(100.0, 0.0), 0.0, **kw)
+    J = m.flux(FluxInputs(side(500.0, 2.0), side(100.0, 0.0), 0.0, **kw))
     ca, zn = total(m, J["Ca"]), total(m, J["Zn"])
     assert ca > 0 and zn > 0
     # same P for both ions: the Zn2+ flow is the Zn2+ unitary current, the Ca2+ flow the Ca2+ one

@@ -11,7 +11,7 @@ import pytest
 from microdomain import fluxes
 from microdomain.assembly import ModelError, build_system
 from microdomain.case import case_from_dict
-from microdomain.fluxes import FluxContext, FluxModel
+from microdomain.fluxes import FluxContext, FluxInputs, FluxModel
 from microdomain.mesh import build_domain
 from microdomain.observers import read_checkpoint
 from microdomain.parameters import flux_presets
@@ -34,9 +34,9 @@ def test_li_rinzel_ip3r_gate_rates_are_its_h_equation():
     h = np.array([0.9, 0.5, 0.1])
     # Li–Rinzel: dh/dt = a2·d2·(I + d1)/(I + d3)·(1 − h) − a2·c·h, a2 = 0.2 /uM/s = 2e-4 /uM/ms
     a2, Q2 = 2e-4, 1.049 * (0.5 + 0.13) / (0.5 + 0.9434)
-    a, b = model.gate_rates(er, cyt, 0.0)["h"]
+    a, b = model.gate_rates(FluxInputs(er, cyt, 0.0))["h"]
     assert a - b * h == pytest.approx(a2 * Q2 * (1 - h) - a2 * cyt["Ca"] * h, rel=1e-12)
-    assert model.initial_gates(er, cyt)["h"] == pytest.approx(Q2 / (Q2 + cyt["Ca"]), rel=1e-12)
+    assert model.initial_gates(FluxInputs(er, cyt))["h"] == pytest.approx(Q2 / (Q2 + cyt["Ca"]), rel=1e-12)
 
 
 # --------------------------------------------------------------------------- a gated run --

@@ -241,6 +241,8 @@ def test_probes_in_an_axisymmetric_domain_need_r_at_least_0():
     assert "r = -0.01 um lies outside the domain, which spans r = 0 to 3 um" in \
         one(msgs, "output.probes[0].at[0]")
     assert "z = 3.5 um" in one(msgs, "output.probes[1].at[1]")
+    name = raw["output"]["probes"][1]["name"]
+    assert f"(probe {name!r})" in one(msgs, "output.probes[1].at[1]")
 
 
 def test_probes_of_a_gmsh_contact_lie_in_its_box():
@@ -284,6 +286,7 @@ def test_probes_of_a_mesh_file_are_checked_against_the_mesh(tmp_path):
     outside = _mesh_case(tmp_path, probes=[{"name": "out", "at": ["2.5 um", "0.5 um"]}])
     status, err = validate(outside)
     assert status == 2 and "output.probes[0].at: the probe at x = 2.5, y = 0.5 um lies outside the mesh" in err
+    assert "(probe 'out')" in err                       # the probe named, not only its index
 
 
 # ------------------------------------------------------------------------------ mesh files --

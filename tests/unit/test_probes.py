@@ -66,12 +66,13 @@ def test_a_probe_not_in_or_on_its_compartment_is_refused():
         locate(d, (1.2, 0.3))
 
     class Probe:
-        def __init__(self, at, compartment=None):
-            self.at, self.compartment = at, compartment
+        def __init__(self, name, at, compartment=None):
+            self.name, self.at, self.compartment = name, at, compartment
 
-    found = probe_problems([Probe((0.3, 0.3), "er"), Probe((0.3, 0.3)), Probe((0.5, 0.3), "cytosol")], d)
+    found = probe_problems([Probe("a", (0.3, 0.3), "er"), Probe("b", (0.3, 0.3)),
+                            Probe("c", (0.5, 0.3), "cytosol")], d)
     assert found == [("output.probes[0].in", "the probe at x = 0.3, y = 0.3 um is not in or on "
-                      "compartment 'er'")]
+                      "compartment 'er' (probe 'a')")]
 
 
 def test_probe_in_names_a_compartment_of_the_geometry():

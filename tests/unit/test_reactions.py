@@ -621,3 +621,17 @@ def test_the_documented_limits_and_units_are_the_codes():
         assert reactions.rate_constant_kind(order).example == example and f'`"{example}"`' in section
     for name in ("mass_action", "michaelis_menten", "hill", "constant"):
         assert f"| `{name}` |" in section
+
+
+def test_the_gating_ion_of_ip3r_and_soce_is_a_checked_parameter_not_a_hard_coded_name():
+    raw = small_case()
+    raw["species"].append(solute("IP3", "0 uM"))
+    raw["fluxes"] = [{"model": "ip3r", "surface": "er_membrane", "from": "er", "to": "cytosol",
+                      "params": {"unitary_current": "0.1 pA", "at": "500 uM", "mode": "gated",
+                                 "ip3": "1 uM", "gating_ion": "Cx"}},
+                     {"model": "ip3r", "surface": "er_membrane", "from": "er", "to": "cytosol",
+                      "params": {"unitary_current": "0.1 pA", "at": "500 uM", "mode": "gated",
+                                 "ip3": "1 uM", "gating_ion": "IP3"}}]
+    msgs = problems(raw)
+    assert "no species 'Cx'" in one(msgs, "fluxes[0].params.gating_ion")
+    assert "'IP3' is not an ion" in one(msgs, "fluxes[1].params.gating_ion")

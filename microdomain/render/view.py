@@ -67,9 +67,10 @@ def find_focus(run: RunDir, grid, values: np.ndarray, facets: Facets | None) -> 
 
 
 def hot_region(grid, values: np.ndarray, focus: np.ndarray, scale: Scale, full: np.ndarray,
-               cylindrical: bool) -> np.ndarray:
+               cylindrical: bool, level: float = 0.25) -> np.ndarray:
     """Bounds around the focus that hold the elevated part of the field (in the focus's
-    compartment): twice the reach of cells above a quarter of the compartment's log range."""
+    compartment): twice the reach of cells above `level` (a quarter) of the compartment's log
+    range."""
     centres = _cell_centres(grid)
     comp = compartment_ids(grid)
     i0 = int(np.argmin(np.sum((centres - focus) ** 2, axis=1)))
@@ -82,7 +83,7 @@ def hot_region(grid, values: np.ndarray, focus: np.ndarray, scale: Scale, full: 
     span = (b - a)
     if span < (1e-6 if scale.log else 1e-6 * max(abs(b), 1e-30)):      # uniform: no source
         return full.copy()
-    hot = same & np.isfinite(t) & (t >= a + 0.25 * span)
+    hot = same & np.isfinite(t) & (t >= a + level * span)
     sizes = _cell_sizes(grid)
     d = np.sqrt(np.sum((centres[hot] - focus) ** 2, axis=1)) + 0.5 * sizes[hot]
     reach = 2.0 * float(d.max()) if d.size else 0.0
@@ -99,11 +100,9 @@ def make_view(run: RunDir, grid, values, scale: Scale, camera: str, facets) -> V
     full = _bounds(grid)
     focus, why = find_focus(run, grid, values, facets)
     roi = hot_region(grid, values, focus, scale, full, run.cylindrical)
-    extent = np.ptp(full, axis=1)
-    frac = max(float(np.ptp(roi[i]) / extent[i]) for i in range(3) if extent[i] > 0)
     resolved = camera
     if camera == "auto":
-        resolved = "cleft" if frac < 0.5 else "iso"
+        resolved = "cleft" if _fraction(roi, full) < 0.5 else "iso"
     region, exact = full, False
     if resolved == "cleft":
         # a contact geometry records its cleft (two facing patches and the gap): zoom on that,
@@ -114,9 +113,26 @@ def make_view(run: RunDir, grid, values, scale: Scale, camera: str, facets) -> V
             why += f"; {what}"
         else:
             region = roi
+            # a field raised over most of the mesh (a cluster after milliseconds): zoom on its
+            # steeper part near the source, a higher share of the log range at a time
+            level = 0.25
+            for higher in (0.5, 0.75):
+                if _fraction(region, full) < 0.5:
+                    break
+                level = higher
+                region = hot_region(grid, values, focus, scale, full, run.cylindrical, level)
+            if level > 0.25:
+                why += f"; region: the cells above {level:.0%} of the field's log range there"
     keep = np.array([0.0, 0.0, -1.0]) if resolved == "top" else np.array([0.0, 1.0, 0.0])
     note = f"camera {resolved}" + (" (auto)" if camera == "auto" else "") + f"; {why}"
     return View(resolved, focus, region, full, keep, note, exact)
+
+
+def _fraction(region: np.ndarray, full: np.ndarray) -> float:
+    """The largest share of the mesh's extent the region spans along any axis."""
+    extent = np.ptp(full, axis=1)
+    return max((float(np.ptp(region[i]) / extent[i]) for i in range(3) if extent[i] > 0),
+               default=1.0)
 
 
 # the cleft view: how far beyond the contact patch (× its radius) and the gap (× the larger of

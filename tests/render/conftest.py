@@ -85,3 +85,14 @@ def contact_runs(tmp_path_factory):
                 warnings.simplefilter("ignore", MeshQualityWarning)
                 runs[name, variant] = _run(raw, f"{name}{suffix}_coarse.toml", out)
     return runs
+
+
+@pytest.fixture(scope="session")
+def crosstalk_run(tmp_path_factory):
+    """cases/zn_ca_crosstalk.toml (a structured (r, z) biology case: an IP3R cluster and a ZIP7
+    patch on the ER membrane) on a coarser grid, to 1 ms, when Ca²⁺ is raised over most of it."""
+    raw = tomllib.loads((ROOT / "cases" / "zn_ca_crosstalk.toml").read_text())
+    raw["geometry"]["spacing"].update(min="6 nm", growth=1.3)
+    raw["time"].update(end="1 ms")
+    raw["output"]["every"] = "0.5 ms"
+    return _run(raw, "zn_ca_crosstalk_small.toml", tmp_path_factory.mktemp("crosstalk"))

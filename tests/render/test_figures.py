@@ -273,3 +273,14 @@ def test_pyvista_save_graphic_works_off_screen_but_rasterizes_the_3d_geometry(tm
     p.close()
     text = (tmp_path / "s.svg").read_text()
     assert "<svg" in text and "<image" in text and "data:image/png;base64" in text
+
+
+def test_cleft_camera_on_a_cluster_whose_field_fills_the_mesh_zooms_on_the_cluster(crosstalk_run):
+    """zn_ca_crosstalk at 1 ms: Ca²⁺ is raised over most of the 1 µm domain, so the quarter-range
+    region is the whole mesh; the cleft view takes a higher share of the log range instead."""
+    run, v = views(crosstalk_run)
+    radius = 0.030                                     # the ip3r_cluster: r ≤ 30 nm at z = 0
+    region, full = v["cleft"].region, v["iso"].region
+    assert region[0, 0] == 0 and region[0, 1] >= radius and region[1, 0] <= 0 < region[1, 1]
+    assert np.all(np.ptp(region[:2], axis=1) < 0.5 * np.ptp(full[:2], axis=1))
+    assert "of the field's log range" in v["cleft"].note

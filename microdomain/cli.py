@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     when.add_argument("--time", help="time with unit, e.g. 5ms, '500 us' (nearest frame)")
     when.add_argument("--frame", type=int, help="frame number (negative counts from the end)")
     p.add_argument("--camera", default="auto", choices=["auto", "iso", "top", "side", "cleft"],
-                   help="view; cleft = close-up of the source region (default: auto)")
+                   help="view; cleft = close-up of a contact's cleft, else of the source region (default: auto)")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/render), or a file: its suffix "
                    ".png, .svg or .pdf chooses the format")

@@ -196,20 +196,14 @@ def cmd_info(args) -> int:
 
 def cmd_render(args) -> int:
     from .render import RenderError, parse_size, render
+    from .render.colours import parse_clim
 
     try:
-        clim = None
-        if args.clim:
-            try:
-                clim = tuple(float(x) for x in args.clim.replace(" ", "").split(","))
-            except ValueError:
-                clim = ()
-            if len(clim) != 2:
-                raise RenderError(f"cannot read --clim {args.clim!r}; write LOW,HIGH in µM, e.g. 0.1,100")
         result = render(args.run_dir, field=args.field, time=args.time, frame=args.frame,
                         camera=args.camera, size=parse_size(args.size), out=args.out,
-                        animate=args.animate, log=args.scale == "log", clim=clim, fps=args.fps,
-                        log_to=sys.stderr)
+                        animate=args.animate, log=args.scale == "log", clim=parse_clim(args.clim),
+                        fps=args.fps, log_to=sys.stderr, dpi=args.dpi,
+                        per_compartment=args.clim_per_compartment)
     except RenderError as exc:
         print(f"render: {exc}", file=sys.stderr)
         return EXIT_CASE_ERROR
@@ -217,6 +211,9 @@ def cmd_render(args) -> int:
         print(f"  {note}")
     lo, hi = result.clim
     scale = "log" if result.log else "linear"
+    if len(set(result.clims.values())) > 1:
+        print("  colour bars: " + "; ".join(f"{c} {a:.4g}–{b:.4g} µM"
+                                            for c, (a, b) in result.clims.items()))
     for path in result.paths:
         print(f"{path}  ({result.field}, colour scale {lo:.4g}–{hi:.4g} µM, {scale})")
     return 0
@@ -230,9 +227,10 @@ def cmd_plot(args) -> int:
         if (Path(args.run_dir) / "sweep.json").is_file():
             from .sweeps.plot import plot_sweep
 
-            result = plot_sweep(args.run_dir, out=args.out, size=parse_size(args.size))
+            result = plot_sweep(args.run_dir, out=args.out, size=parse_size(args.size),
+                                dpi=args.dpi)
         else:
-            result = plot(args.run_dir, out=args.out, size=parse_size(args.size))
+            result = plot(args.run_dir, out=args.out, size=parse_size(args.size), dpi=args.dpi)
     except RenderError as exc:
         print(f"plot: {exc}", file=sys.stderr)
         return EXIT_CASE_ERROR
@@ -285,7 +283,7 @@ def cmd_mesh(args) -> int:
         out = render_mesh_png(args.png, domain.vtk_points, domain.vtk_cells, domain.compartment_id,
                               domain.compartment_names, domain.dim, domain.cylindrical,
                               focus=focus_of(domain), title=title)
-        print(f"  picture: {out}")
+        print(f"  picture: {out.path}")
     return 0
 
 
@@ -462,27 +460,38 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("info", parents=[common], help="list geometry builders, flux models and buffer presets")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("render", parents=[common], help="pictures of a run directory (PNG; GIF with --animate)")
+    p = sub.add_parser("render", parents=[common], help="pictures of a run directory (PNG, SVG, PDF; GIF with --animate)")
     p.add_argument("run_dir")
     p.add_argument("--field", help="field to show (default: the first ion, e.g. Ca)")
     when = p.add_mutually_exclusive_group()
     when.add_argument("--time", help="time with unit, e.g. 5ms, '500 us' (nearest frame)")
     when.add_argument("--frame", type=int, help="frame number (negative counts from the end)")
     p.add_argument("--camera", default="auto", choices=["auto", "iso", "top", "side", "cleft"],
-                   help="view; cleft = close-up of the source region (default: auto)")
+                   help="view; cleft = close-up of a contact's cleft, else of the source region (default: auto)")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
-    p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
+    p.add_argument("--out", help="output directory (default: RUN_DIR/render), or a file: its suffix "
+                   ".png, .svg or .pdf chooses the format")
     p.add_argument("--animate", action="store_true", help="every frame into a GIF (and MP4 with "
                    "the video extra: pip install 'microdomain[video]')")
     p.add_argument("--fps", type=float, default=4.0, help="frames per second of --animate")
     p.add_argument("--scale", default="log", choices=["log", "linear"], help="colour scale")
-    p.add_argument("--clim", help="colour range in µM, LOW,HIGH (default: the data range)")
+    p.add_argument("--clim", action="append", metavar="[COMPARTMENT=]LOW,HIGH",
+                   help="colour range in µM (default: the data range); COMPARTMENT=LOW:HIGH gives "
+                   "that compartment its own colour bar (repeatable, e.g. --clim er=100:600)")
+    p.add_argument("--clim-per-compartment", action="store_true",
+                   help="a colour bar per compartment, each over its own data range")
+    p.add_argument("--dpi", type=float, default=100.0,
+                   help="resolution: a PNG of SIZE × DPI/100 pixels, same layout; in SVG/PDF the "
+                   "3D panel's raster (default 100)")
     p.set_defaults(func=cmd_render)
     p = sub.add_parser("plot", parents=[common], help="probe traces and metrics of a run directory, or each metric "
-                       "against the parameters of a sweep directory (PNG)")
+                       "against the parameters of a sweep directory (PNG, SVG, PDF)")
     p.add_argument("run_dir")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT in pixels (default 1024x768)")
-    p.add_argument("--out", help="output directory (default: RUN_DIR/render)")
+    p.add_argument("--out", help="output directory (default: RUN_DIR/render), or a file name: its "
+                   "suffix .png, .svg or .pdf chooses the format (STEM_probes.SUFFIX, ...)")
+    p.add_argument("--dpi", type=float, default=100.0,
+                   help="resolution: SIZE × DPI/100 pixels, same layout (default 100)")
     p.set_defaults(func=cmd_plot)
     p = sub.add_parser("mesh", parents=[common], help="build, check and summarise a case's mesh; --png draws it")
     p.add_argument("case")

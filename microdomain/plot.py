@@ -1,19 +1,20 @@
 """Figures of a run directory's numbers (matplotlib, Agg): probe traces and the metrics summary.
 
 Reads probes.csv and metrics.json through rundir.py (the tidy probe table; the typed metrics
-record: peaks and means per compartment and surface, flux totals, mass balance); writes PNGs.
+record: peaks and means per compartment and surface, flux totals, mass balance); writes PNG,
+SVG or PDF, or hands the matplotlib Figures back (`figures`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .render import RenderError, _figure, _font_scale, fmt_conc, parse_size
+from .render.common import check_dpi, output_target, save_figure
 from .rundir import MANIFEST, METRICS, PROBES, RunDirectory
 from .tables import TableError
 
@@ -27,12 +28,17 @@ class PlotResult:
 
 def read_probes(run_dir: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
     """time (ms), {field: {probe: values}} from the run's probe table."""
-    from .rundir import wide_rows
-
     try:
-        columns, rows = wide_rows(RunDirectory(run_dir).probes(), ["probe", "field"])
+        return probe_series(RunDirectory(run_dir).probes())
     except (TableError, ValueError) as exc:
         raise RenderError(f"{Path(run_dir) / 'probes.csv'}: {exc}") from None
+
+
+def probe_series(table) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """time (ms), {field: {probe: values}} from a tidy probe table (Result.probes)."""
+    from .rundir import wide_rows
+
+    columns, rows = wide_rows(table, ["probe", "field"])
     data = np.asarray(rows, float).reshape(len(rows), len(columns) + 1)
     series: dict[str, dict[str, np.ndarray]] = {}
     for k, (probe, fld) in enumerate(columns, start=1):
@@ -46,17 +52,23 @@ def use_log_time(t: np.ndarray) -> bool:
     return pos.size >= 3 and pos.max() / pos.min() >= 100
 
 
-def plot_probes(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") -> tuple[Path, bool] | None:
+def probes_figure(run_dir: Path, size=(1024, 768), name: str = "", dpi: float = 100.0):
+    """(Figure, log time axis?) of the probe traces, or None without probes."""
     if not (Path(run_dir) / PROBES).is_file():
         return None
-    t, series = read_probes(run_dir)
+    return traces_figure(*read_probes(run_dir), size, name, dpi)
+
+
+def traces_figure(t: np.ndarray, series: dict, size=(1024, 768), name: str = "",
+                  dpi: float = 100.0):
+    """(Figure, log time axis?) of probe traces (time ms, {field: {probe: values}}), or None."""
     if not series or t.size == 0:
         return None
     import matplotlib
 
     log_t = use_log_time(t)
     fs = 10.5 * _font_scale(size)
-    fig = _figure(size)
+    fig = _figure(size, dpi)
     with matplotlib.rc_context({"font.size": fs, "legend.fontsize": 0.85 * fs}):
         n = len(series)
         cols = 1 if n == 1 else 2
@@ -83,22 +95,26 @@ def plot_probes(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") 
                                                  and np.any(t <= 0) else ""),
                      fontsize=1.15 * fs, weight="bold")
         fig.tight_layout(rect=(0, 0, 1, 0.96))
-    out = out_dir / "probes.png"
-    _save(fig, out)
-    return out, log_t
+    return fig, log_t
 
 
-def plot_metrics(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "") -> Path | None:
+def metrics_figure(run_dir: Path, size=(1024, 768), name: str = "", dpi: float = 100.0):
+    """The metrics summary as a Figure, or None without metrics.json."""
     if not (Path(run_dir) / METRICS).is_file():
         return None
     try:
         m = RunDirectory(run_dir).metrics()
     except ValueError as exc:
         raise RenderError(f"{Path(run_dir) / 'metrics.json'} is unreadable ({exc})") from None
+    return summary_figure(m, size, name, dpi)
+
+
+def summary_figure(m, size=(1024, 768), name: str = "", dpi: float = 100.0):
+    """The metrics summary of a Metrics record (Result.metrics) as a Figure."""
     import matplotlib
 
     fs = 10.5 * _font_scale(size)
-    fig = _figure(size)
+    fig = _figure(size, dpi)
     with matplotlib.rc_context({"font.size": fs, "legend.fontsize": 0.8 * fs,
                                 "xtick.labelsize": 0.85 * fs, "ytick.labelsize": 0.85 * fs}):
         axes = fig.subplots(2, 2, squeeze=False).ravel()
@@ -136,9 +152,7 @@ def plot_metrics(run_dir: Path, out_dir: Path, size=(1024, 768), name: str = "")
         fig.suptitle(f"{name}: metrics at t = {m.time_ms:.4g} ms",
                      fontsize=1.15 * fs, weight="bold")
         fig.tight_layout(rect=(0, 0, 1, 0.96))
-    out = out_dir / "metrics.png"
-    _save(fig, out)
-    return out
+    return fig
 
 
 def _bars(ax, labels, groups: dict[str, list[float]], ylabel, title, signed=False, floor=None):
@@ -180,40 +194,52 @@ def _bars(ax, labels, groups: dict[str, list[float]], ylabel, title, signed=Fals
         ax.legend(loc="best")
 
 
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=fig.dpi)
-    os.replace(tmp, path)
-
-
-def plot(run_dir, out=None, size=(1024, 768)) -> PlotResult:
-    """probes.png and metrics.png for a run directory (whichever of the two files exist)."""
+def figures(run_dir, size=(1024, 768), dpi: float = 100.0) -> dict:
+    """{"probes": Figure, "metrics": Figure} for a run directory (whichever of probes.csv and
+    metrics.json exist); `fig.log_time` on the probes figure says whether its time axis is log."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RenderError(f"{run_dir}: no such directory")
     if isinstance(size, str):
         size = parse_size(size)
+    dpi = check_dpi(dpi)
     if not (run_dir / PROBES).is_file() and not (run_dir / METRICS).is_file():
         raise RenderError(f"{run_dir} has neither probes.csv nor metrics.json: not a run directory")
-    out_dir = Path(out) if out else run_dir / "render"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RenderError(f"cannot write to {out_dir} ({exc.strerror}); choose --out") from None
     name = run_dir.name
     rundir = RunDirectory(run_dir)
     if rundir.file(MANIFEST).is_file():
         name = (rundir.manifest().case.get("case") or {}).get("name") or name
+    out = {}
+    probes = probes_figure(run_dir, size, name, dpi)
+    if probes is not None:
+        out["probes"] = probes[0]
+        probes[0].log_time = bool(probes[1])
+    metrics = metrics_figure(run_dir, size, name, dpi)
+    if metrics is not None:
+        out["metrics"] = metrics
+    return out
+
+
+def plot(run_dir, out=None, size=(1024, 768), dpi: float = 100.0) -> PlotResult:
+    """probes.png and metrics.png for a run directory (whichever of the two files exist). `out`:
+    a directory (default RUN_DIR/render), or a file name whose suffix (.png, .svg, .pdf) sets
+    the format: STEM_probes.SUFFIX and STEM_metrics.SUFFIX beside it."""
+    figs = figures(run_dir, size, dpi)
+    out_dir, out_file = output_target(out, Path(run_dir) / "render")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RenderError(f"cannot write to {out_dir} ({exc.strerror}); choose --out") from None
     result = PlotResult()
-    probes = plot_probes(run_dir, out_dir, size, name)
-    if probes is None:
-        result.notes.append("no probe traces (probes.csv missing or without probes)")
-    else:
-        result.paths.append(probes[0])
-        result.log_time = bool(probes[1])
-    metrics = plot_metrics(run_dir, out_dir, size, name)
-    if metrics is None:
-        result.notes.append("no metrics.json")
-    else:
-        result.paths.append(metrics)
+    for kind in ("probes", "metrics"):
+        if kind not in figs:
+            result.notes.append("no probe traces (probes.csv missing or without probes)"
+                                if kind == "probes" else "no metrics.json")
+            continue
+        path = (out_dir / f"{kind}.png" if out_file is None
+                else out_file.with_name(f"{out_file.stem}_{kind}{out_file.suffix}"))
+        save_figure(figs[kind], path)
+        result.paths.append(path)
+        if kind == "probes":
+            result.log_time = figs[kind].log_time
     return result

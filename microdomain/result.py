@@ -125,6 +125,63 @@ class Result:
         grid.field_data["TimeValue"] = np.array([self.times[i]])
         return grid
 
+    # ----------------------------------------------------------------------- figures --
+    def render(self, field: str | None = None, t=None, *, camera: str = "auto",
+               size=(1024, 768), dpi: float = 100.0, log: bool = True, clim=None,
+               per_compartment: bool = False):
+        """The picture `microdomain render` draws of one frame, as a matplotlib Figure: the
+        frame nearest t (ms, or "5 ms"; the last if None). `size` is the layout in pixels at
+        100 dpi; `clim` (lo, hi) µM or {compartment: (lo, hi)}; `per_compartment` gives every
+        compartment its own colour bar. Save it with `fig.savefig("x.pdf")`; what was drawn
+        (colour limits, region, notes) is `fig.render_result`. A Result kept in memory is
+        written to a scratch run directory first (frames, manifest, surfaces), then removed."""
+        import tempfile
+
+        from .render.pipeline import figure
+
+        kw = dict(field=field, time=t, camera=camera, size=size, log=log, clim=clim, dpi=dpi,
+                  per_compartment=per_compartment)
+        if self.path is not None:
+            return figure(self.path, **kw)
+        with tempfile.TemporaryDirectory(prefix="microdomain-render-") as scratch:
+            return figure(self._write_frames(scratch), **kw)
+
+    def plot(self, what: str = "probes", *, size=(1024, 768), dpi: float = 100.0):
+        """The figure `microdomain plot` draws, as a matplotlib Figure: "probes" (the probe
+        traces) or "metrics" (the metrics summary), from this Result's tables."""
+        from .plot import probe_series, summary_figure, traces_figure
+        from .render.common import RenderError, check_dpi
+
+        dpi = check_dpi(dpi)
+        if what == "probes":
+            made = traces_figure(*probe_series(self.probes), size, self.name, dpi)
+            if made is None:
+                raise RenderError(f"{self.name}: no probe traces to plot")
+            made[0].log_time = bool(made[1])
+            return made[0]
+        if what == "metrics":
+            if self.metrics is None:
+                raise RenderError(f"{self.name}: no metrics to plot")
+            return summary_figure(self.metrics, size, self.name, dpi)
+        raise RenderError(f"plot what={what!r}: choose 'probes' or 'metrics'")
+
+    def _write_frames(self, where) -> Path:
+        """The files pictures read (manifest, frames, surfaces) of a Result kept in memory."""
+        from .observers import field_units
+
+        run = RunDirectory(where).create()
+        run.write_manifest(self.manifest)
+        system = self._frames.system
+        units = field_units(system)
+        series = run.frame_series(system.domain, {n: units[n] for n in self.fields}
+                                  | {"compartment": ""})
+        comp = system.domain.compartment_id.astype(np.int32)
+        for i, t in enumerate(self.times):
+            series.write(float(t), {n: self._frames.field(n, i) for n in self.fields}
+                         | {"compartment": comp})
+        run.write_surfaces(system.domain)
+        return run.path
+
     # ------------------------------------------------------------------------ xarray --
     def to_xarray(self):
         """Probes and fluxes as an xarray Dataset: `concentration` (time, probe, field) in µM

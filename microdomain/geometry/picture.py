@@ -9,6 +9,7 @@ vtkEGLRenderWindow unless the caller chose otherwise.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,10 @@ def _grid(points, cells, compartment_id):
 def render_mesh_png(path: str | Path, points: np.ndarray, cells, compartment_id: np.ndarray,
                     names: tuple[str, ...], dim: int, cylindrical: bool,
                     focus: tuple[np.ndarray, float] | None = None, title: str = "",
-                    size: tuple[int, int] = (1600, 800)) -> Path:
+                    size: tuple[int, int] = (1600, 800)) -> "MeshPicture":
     """Write a PNG: the whole domain (a half cut through the axis in 3D, the (r, z) section
-    mirrored about the axis in 2D) and, if `focus` = (centre, width) is given, a zoom on it."""
+    mirrored about the axis in 2D) and, if `focus` = (centre, width) is given, a zoom on it;
+    a scale bar in each panel (both are parallel projections)."""
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 
@@ -117,10 +119,52 @@ def render_mesh_png(path: str | Path, points: np.ndarray, cells, compartment_id:
                 plotter.add_text("\u25a0", position=(width - 196, y), font_size=14,
                                  color=colours[len(names) - 1 - i], font_file=_symbol_font())
                 plotter.add_text(n, position=(width - 160, y + 2), font_size=12, color="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(path))
+    scales = []
+    for k in range(panels):
+        plotter.subplot(0, k)
+        scales.append(float(plotter.camera.parallel_scale))
+    img = np.asarray(plotter.screenshot(return_img=True))[..., :3].copy()
     plotter.close()
-    return path
+    bars = _scale_bars(img, scales, panels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+
+    Image.fromarray(img).save(path)
+    return MeshPicture(path, bars)
+
+
+@dataclass(frozen=True)
+class MeshPicture:
+    path: Path
+    scale_bars: list[tuple[float, float]]    # per panel: (length µm, length in pixels)
+
+
+def _scale_bars(img: np.ndarray, parallel_scales: list[float], panels: int):
+    """Draw a black scale bar with its length at the lower left of each panel (parallel
+    projections: the parallel scale is half the panel's height in µm)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ..render.common import _fmt_len, nice_length
+
+    h, w = img.shape[:2]
+    pw = w / panels
+    canvas = Image.fromarray(img)
+    draw = ImageDraw.Draw(canvas)
+    font_file = _symbol_font()
+    size = max(10, int(round(h / 50)))
+    font = ImageFont.truetype(font_file, size) if font_file else ImageFont.load_default()
+    bars = []
+    for k, half in enumerate(parallel_scales):
+        um_per_px = 2.0 * half / h
+        length = nice_length(0.22 * pw * um_per_px)
+        n = length / um_per_px
+        x0, y = k * pw + 0.05 * pw, 0.93 * h
+        thick = max(3, int(round(h / 200)))
+        draw.rectangle([x0, y, x0 + n - 1, y + thick - 1], fill=(0, 0, 0))
+        draw.text((x0 + n / 2, y - 4), _fmt_len(length), fill=(0, 0, 0), font=font, anchor="md")
+        bars.append((length, n))
+    img[...] = np.asarray(canvas)
+    return bars
 
 
 def focus_of(domain) -> tuple[np.ndarray, float] | None:

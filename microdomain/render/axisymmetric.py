@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 
-from .colours import Scale, _iso_style, _mesh_kw, flux_colour
+from .colours import Colouring, _iso_style, _mesh_kw, flux_colour
 from .common import WEDGE
 from .rundir import RunDir
 from .scene import Scene, _contours, _interface_lines, _membrane_items, floor_walls
-from .topology import _in_region, _segments, _surface, grid_facets, wall_facets
+from .topology import _segments, _surface, grid_facets, region_cells, wall_facets
 from .view import View
 
 
@@ -54,12 +54,12 @@ def _place_rz(pv, poly2d, theta: float):
     return out
 
 
-def scene_revolved(pv, run: RunDir, grid, tname: str, scale: Scale, view: View,
+def scene_revolved(pv, run: RunDir, grid, tname: str, scale: Colouring, view: View,
                    levels: list[float], azimuth: float):
     """The (r, z) field revolved about the z axis: 270° with the missing quadrant facing the
     camera (iso/side/cleft), or the layer at the source height all the way round (top)."""
     scene = Scene(camera=view.camera)
-    sub = grid.extract_cells(np.flatnonzero(_in_region(grid, view.region)))
+    sub = region_cells(grid, view.region, view.exact)
     pts = np.asarray(sub.points)
     comp = np.asarray(sub.cell_data["compartment"])
     tval = np.asarray(sub.cell_data[tname])

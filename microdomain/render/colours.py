@@ -4,7 +4,7 @@ map, the styles of isosurfaces and membranes, and the legend colours of flux sur
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,6 +48,117 @@ class Scale:
         from matplotlib.colors import LogNorm, Normalize
 
         return LogNorm(self.lo, self.hi) if self.log else Normalize(self.lo, self.hi)
+
+    def unit(self, v: np.ndarray) -> np.ndarray:
+        """Values as a fraction of the colour bar: 0 at lo, 1 at hi (outside: beyond)."""
+        a, b = self.tlim
+        return (self.transform(v) - a) / (b - a)
+
+
+@dataclass(frozen=True)
+class Colouring:
+    """How cells get their colour: one Scale for all compartments (`default`), or, per
+    compartment, its own (`own`: compartment id → Scale; the others share `default`).
+
+    The scenes and the map colour the 'colour coordinate' `coord(values, comp)` between `tlim`:
+    the transformed value (log10 or unchanged) with one scale, the fraction of the cell's own
+    compartment's bar (0 to 1) with several."""
+
+    default: Scale
+    own: dict = field(default_factory=dict)
+    n_grey: int = 0                      # cells drawn grey: the field absent (NaN), or ≤ 0 on log
+
+    @property
+    def log(self) -> bool:
+        return self.default.log
+
+    def scale_of(self, k: int) -> Scale:
+        return self.own.get(int(k), self.default)
+
+    @property
+    def tlim(self) -> tuple[float, float]:
+        return (0.0, 1.0) if self.own else self.default.tlim
+
+    def coord(self, values: np.ndarray, comp: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, float)
+        if not self.own:
+            return self.default.transform(values)
+        out = np.full(values.shape, np.nan)
+        for k in np.unique(comp):
+            sel = comp == k
+            out[sel] = self.scale_of(k).unit(values[sel])
+        return out
+
+    def level_coords(self, levels, k: int) -> np.ndarray:
+        """Isosurface levels (µM) as colour coordinates in compartment k."""
+        levels = np.asarray(levels, float)
+        return self.scale_of(k).unit(levels) if self.own else self.default.transform(levels)
+
+
+def parse_clim(items) -> tuple[float, float] | dict | None:
+    """--clim values → the `clim` of render: 'LOW,HIGH' (µM, every compartment without its own)
+    and 'NAME=LOW:HIGH' (or NAME=LOW,HIGH: that compartment's own colour bar); repeatable."""
+    if not items:
+        return None
+    if isinstance(items, str):
+        items = [items]
+    out: dict = {}
+    for item in items:
+        text = str(item).replace(" ", "")
+        name, _, lims = text.rpartition("=")
+        try:
+            parts = [float(x) for x in lims.replace(":", ",").split(",")]
+        except ValueError:
+            parts = []
+        if len(parts) != 2 or (name == "" and "=" in text):
+            raise RenderError(f"cannot read --clim {item!r}; write LOW,HIGH in µM (e.g. 0.1,100) "
+                              "or COMPARTMENT=LOW:HIGH (e.g. er=100:600)")
+        key = name or "*"
+        if key in out:
+            raise RenderError(f"--clim gives {'the shared range' if key == '*' else key} twice")
+        out[key] = (parts[0], parts[1])
+    return out["*"] if list(out) == ["*"] else out
+
+
+def make_colouring(values: np.ndarray, comp: np.ndarray, names: list[str], log: bool = True,
+                   clim=None, per_compartment: bool = False) -> Colouring:
+    """The colouring of a field (values per cell, several frames concatenated if need be).
+
+    clim: None (the data range), (lo, hi) in µM for all compartments, or {compartment name:
+    (lo, hi) or None (its data range)} giving those compartments their own bars ("*": the limits
+    of the others). per_compartment: every compartment where the field exists gets its own bar
+    (its data range unless clim names it)."""
+    values = np.asarray(values, float)
+    comp = np.asarray(comp)
+    limits = dict(clim) if isinstance(clim, dict) else {"*": clim}
+    rest_lim = limits.pop("*", None)
+    for name in limits:
+        if name not in names:
+            raise RenderError(f"--clim {name}=…: no compartment {name!r}; compartments: "
+                              f"{', '.join(names)}")
+    ids = [int(k) for k in np.unique(comp)]
+    own = {}
+    for k in ids:
+        name = names[k] if 0 <= k < len(names) else f"compartment {k}"
+        if name not in limits and not per_compartment:
+            continue
+        v = values[comp == k]
+        if not np.any(np.isfinite(v)):
+            continue                           # the field is absent there: grey
+        try:
+            own[k] = make_scale(v, log, limits.get(name))
+        except RenderError as exc:
+            raise RenderError(f"--clim {name}: {exc}") from None
+    rest = ~np.isin(comp, list(own))
+    finite = np.isfinite(values)
+    if np.any(rest & finite):
+        default = make_scale(values[rest], log, rest_lim)
+    else:                                      # every compartment has its own bar
+        default = next(iter(own.values())) if own else make_scale(values, log, rest_lim)
+    if own and len(own) == 1 and not np.any(rest & finite):
+        own = {}                               # one compartment with data: one bar, as without
+    grey = int(np.sum(~finite)) + (int(np.sum(finite & (values <= 0))) if default.log else 0)
+    return Colouring(default, own, grey)
 
 
 def make_scale(values: np.ndarray, log: bool = True, clim: tuple[float, float] | None = None) -> Scale:

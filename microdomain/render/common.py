@@ -90,6 +90,15 @@ def _fmt_len(um: float) -> str:
     return f"{um * 1e3:.3g} nm" if abs(um) < 1 else f"{um:.3g} µm"
 
 
+def nice_length(at_most_um: float) -> float:
+    """The longest 1, 2 or 5 × 10^k µm not above at_most_um (the length of a scale bar)."""
+    k = math.floor(math.log10(at_most_um))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10.0**k <= at_most_um * (1 + 1e-9):
+            return m * 10.0**k
+    return 10.0**k
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
@@ -98,12 +107,12 @@ def _safe(name: str) -> str:
 # figures and files
 
 
-def _figure(size: tuple[int, int]):
+def _figure(size: tuple[int, int], dpi: float = 100.0):
+    """A figure of size / 100 inches (size pixels at 100 dpi) drawn at `dpi`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    dpi = 100
-    fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
+    fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
@@ -111,6 +120,55 @@ def _figure(size: tuple[int, int]):
 def _font_scale(size) -> float:
     """Text grows more slowly than the picture: 1 at 1024x768, 0.56 at 320x240."""
     return min(max(0.5, min(size[0] / 1024, size[1] / 768) ** 0.5), 1.8)
+
+
+FORMATS = (".png", ".svg", ".pdf")
+# picture formats not written: a file named so is a mistake, not a directory (any other name is one)
+OTHER_FORMATS = (".jpg", ".jpeg", ".tif", ".tiff", ".eps", ".ps", ".gif", ".bmp", ".webp", ".mp4")
+
+
+def check_dpi(dpi) -> float:
+    try:
+        value = float(dpi)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 20 <= value <= 1200:
+        raise RenderError(f"--dpi {dpi!r} is out of range; give a number from 20 to 1200 "
+                          "(default 100: one pixel per pixel of --size)")
+    return value
+
+
+def output_target(out, default: Path) -> tuple[Path, Path | None]:
+    """(directory, file or None): `out` names a file when its suffix is .png, .svg or .pdf,
+    else a directory (default: `default`)."""
+    if not out:
+        return default, None
+    path = Path(out)
+    if path.suffix.lower() in FORMATS:
+        return path.parent, path
+    if path.suffix.lower() in OTHER_FORMATS and not path.is_dir():
+        raise RenderError(f"--out {out!r}: unknown picture format {path.suffix!r}; write a "
+                          f"directory or a file ending in {', '.join(FORMATS)}")
+    return path, None
+
+
+def pixels(fig) -> np.ndarray:
+    """The figure drawn by Agg at its dpi, as an RGB array."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def save_figure(fig, path: Path) -> None:
+    """PNG (exactly the figure's pixels), SVG or PDF (vector; rasters embedded at the figure's
+    dpi), by the suffix of path; written beside it first, then moved into place."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt == "png":
+        _save_png(pixels(fig), path)
+        return
+    tmp = path.with_name(f".{path.stem}.tmp.{fmt}")
+    fig.savefig(tmp, format=fmt, dpi=fig.dpi, metadata={"Creator": "microdomain"} if fmt == "pdf"
+                else None)
+    os.replace(tmp, path)
 
 
 def _save_png(img: np.ndarray, path: Path) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .colours import NAN_COLOR, Scale, _cmap, flux_colour
+from .colours import NAN_COLOR, Colouring, _cmap, flux_colour
 from .common import _length_unit, _pyvista
 from .rundir import RunDir
 from .scene import _contours
-from .topology import (_cell_centres, _cell_sizes, _in_region, _poly_from_facets, _segments,
+from .topology import (_cell_centres, _cell_sizes, _poly_from_facets, _segments, _touches_region,
                        grid_facets, interfaces)
 from .view import View
 
@@ -72,10 +72,11 @@ def _polygons(poly_or_grid, ij) -> list[np.ndarray]:
     return out
 
 
-def draw_map(ax, pv, run: RunDir, grid, tname: str, field_name: str, scale: Scale, view: View,
+def draw_map(ax, pv, run: RunDir, grid, tname: str, field_name: str, scale: Colouring, view: View,
              levels: list[float]):
     """The (r, z) map or the 3D section: cells, isolines, compartment outlines, surfaces."""
     from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.colors import Normalize
 
     sec, ij = _section(pv, run, grid, tname, view)
     cmap = _cmap()
@@ -84,19 +85,21 @@ def draw_map(ax, pv, run: RunDir, grid, tname: str, field_name: str, scale: Scal
     unit, f = _length_unit(extent)
     box = (region[ij[0]] * f, region[ij[1]] * f)
     if sec.n_cells:
-        vals = np.asarray(sec.cell_data[field_name], float)
-        shown = np.where(vals > 0, vals, np.nan) if scale.log else vals
+        # the colour coordinate of the scenes (log10 µM, or the fraction of the compartment's
+        # own bar): NaN where the field is absent or ≤ 0 on a log scale
+        shown = np.asarray(sec.cell_data[tname], float)
+        norm = Normalize(*scale.tlim)
         mesh = _tensor_grid(sec, ij)
         if mesh is not None:                       # rectangles on a tensor grid: one image
             xn, yn, index = mesh
             C = np.full((yn.size - 1, xn.size - 1), np.nan)
             C[index[1], index[0]] = shown
-            ax.pcolormesh(xn * f, yn * f, np.ma.masked_invalid(C), cmap=cmap, norm=scale.norm(),
+            ax.pcolormesh(xn * f, yn * f, np.ma.masked_invalid(C), cmap=cmap, norm=norm,
                           shading="flat", rasterized=True)
         else:
-            inside = _in_region(sec, region)
+            inside = _touches_region(sec, region)
             verts = [v * f for k, v in enumerate(_polygons(sec, ij)) if inside[k]]
-            colours = cmap(scale.norm()(shown[inside]))
+            colours = cmap(norm(shown[inside]))
             colours[~np.isfinite(shown[inside])] = (*NAN_COLOR, 1.0)
             ax.add_collection(PolyCollection(verts, facecolors=colours, edgecolors=colours,
                                              linewidths=0.3, antialiased=False))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .colours import MEMBRANE_COLOR, SHEET_OPACITY, Scale, flux_colour
+from .colours import MEMBRANE_COLOR, SHEET_OPACITY, Colouring, flux_colour
 from .common import DIRECTIONS
 from .rundir import RunDir
 from .topology import (Facets, _facet_measure, _poly_from_facets, compartment_ids, face_walls,
@@ -36,15 +36,15 @@ def _interface_lines(pv, surf, comp_name="compartment"):
     return _poly_from_facets(pv, np.asarray(surf.points), interfaces(fac, comp))
 
 
-def _contours(pv, grid, tname: str, levels: list[float], scale: Scale):
+def _contours(pv, grid, tname: str, levels: list[float], scale: Colouring):
     """Isosurfaces (3D) or isolines (2D) of the transformed field, per compartment so no value is
     interpolated across a membrane. Point array 'level' holds the level in transformed units."""
     if not levels:
         return []
     comp = compartment_ids(grid)
-    tlev = [float(x) for x in scale.transform(np.asarray(levels))]
     out = []
     for k in np.unique(comp):
+        tlev = [float(x) for x in scale.level_coords(levels, k)]   # per compartment's own bar
         sub = grid.extract_cells(np.flatnonzero(comp == k))
         t = np.asarray(sub.cell_data[tname])
         if not np.any(np.isfinite(t)):
@@ -118,6 +118,8 @@ class Renderer3D:
         self.pv = pv
         self.size = size
         self.plotter = None
+        self.um_per_px: float | None = None      # of the last picture
+        self.line_scale = 1.0                    # line widths × this (pictures above 100 dpi)
 
     def render(self, scene: Scene) -> np.ndarray:
         pv = self.pv
@@ -128,24 +130,22 @@ class Renderer3D:
         p = self.plotter
         p.clear_actors()
         for mesh, kw in scene.items:
+            if "line_width" in kw:
+                kw = {**kw, "line_width": kw["line_width"] * self.line_scale}
             p.add_mesh(mesh, render=False, **kw)
         d, up = DIRECTIONS[scene.camera]
-        parallel = scene.camera in ("top", "side")
-        pos, focal, up, scale_or_angle = fit_camera(scene.bounds, d, up, self.size, parallel)
+        # parallel projection in every view: one length per pixel everywhere in the picture,
+        # so a scale bar is true wherever it is read (a perspective view has none)
+        pos, focal, up, half = fit_camera(scene.bounds, d, up, self.size, True)
         # projection first: PyVista moves the camera when it switches projection
-        if parallel:
-            p.enable_parallel_projection()
-        else:
-            p.disable_parallel_projection()
+        p.enable_parallel_projection()
         p.camera_position = [pos, focal, up]
-        if parallel:
-            p.camera.parallel_scale = scale_or_angle
-        else:
-            p.camera.view_angle = scale_or_angle
+        p.camera.parallel_scale = half
         p.renderer.ResetCameraClippingRange()
         p.render()
-        img = p.screenshot(return_img=True)
-        return np.asarray(img)[..., :3]
+        img = np.asarray(p.screenshot(return_img=True))[..., :3]
+        self.um_per_px = 2.0 * half / img.shape[0]        # parallel scale: half the height
+        return img
 
     def close(self):
         if self.plotter is not None:

@@ -16,6 +16,7 @@ _LOCAL_FACETS = {
     10: [(0, 1, 2), (0, 1, 3), (1, 2, 3), (0, 2, 3)],                    # tetra
     12: [(0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)],
     13: [(0, 1, 2), (3, 4, 5), (0, 1, 4, 3), (1, 2, 5, 4), (2, 0, 3, 5)],  # wedge
+    14: [(0, 3, 2, 1), (0, 1, 4), (1, 2, 4), (2, 3, 4), (3, 0, 4)],      # pyramid (clip_box)
 }
 
 
@@ -249,6 +250,39 @@ def _cell_sizes(grid) -> np.ndarray:
 def _in_region(grid, region: np.ndarray) -> np.ndarray:
     c = _cell_centres(grid)
     return np.all((c >= region[:, 0] - 1e-12) & (c <= region[:, 1] + 1e-12), axis=1)
+
+
+def _touches_region(grid, region: np.ndarray) -> np.ndarray:
+    """Cells whose bounding box overlaps the region (a map clipped by its axes shows them)."""
+    pts = np.asarray(grid.points)
+    lo = np.full((grid.n_cells, 3), np.inf)
+    hi = np.full((grid.n_cells, 3), -np.inf)
+    types = np.asarray(grid.celltypes) if hasattr(grid, "celltypes") else None
+    if types is None:                                  # PolyData: one polygon at a time
+        faces, i, k = np.asarray(grid.faces), 0, 0
+        while i < faces.size:
+            n = int(faces[i])
+            p = pts[faces[i + 1:i + 1 + n]]
+            lo[k], hi[k] = p.min(axis=0), p.max(axis=0)
+            i, k = i + n + 1, k + 1
+    else:
+        for ctype, conn in grid.cells_dict.items():
+            ids = np.flatnonzero(types == ctype)
+            p = pts[np.asarray(conn)]
+            lo[ids], hi[ids] = p.min(axis=1), p.max(axis=1)
+    tol = 1e-12
+    return np.all((hi >= region[:, 0] - tol) & (lo <= region[:, 1] + tol), axis=1)
+
+
+def region_cells(grid, region: np.ndarray, exact: bool):
+    """The part of a grid shown in a region: the cells cut exactly at its box (exact; cells
+    split by VTK's box clip, cell data kept) or the cells whose centres lie inside."""
+    if exact:
+        box = np.array(region, float)
+        flat = box[:, 1] - box[:, 0] <= 0             # (r, z) and 2D grids: z = 0 only
+        box[flat] += np.array([-1.0, 1.0])
+        return grid.clip_box(tuple(box.ravel()), invert=False)
+    return grid.extract_cells(np.flatnonzero(_in_region(grid, region)))
 
 
 def _bounds(grid) -> np.ndarray:

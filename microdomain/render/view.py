@@ -22,6 +22,7 @@ class View:
     full: np.ndarray             # (3, 2) bounds of the mesh
     keep: np.ndarray             # unit vector: the opaque part lies on this side of the cut
     note: str = ""
+    exact: bool = False          # cut the mesh exactly at the region (the geometric cleft)
 
 
 def find_focus(run: RunDir, grid, values: np.ndarray, facets: Facets | None) -> tuple[np.ndarray, str]:
@@ -66,9 +67,10 @@ def find_focus(run: RunDir, grid, values: np.ndarray, facets: Facets | None) -> 
 
 
 def hot_region(grid, values: np.ndarray, focus: np.ndarray, scale: Scale, full: np.ndarray,
-               cylindrical: bool) -> np.ndarray:
+               cylindrical: bool, level: float = 0.25) -> np.ndarray:
     """Bounds around the focus that hold the elevated part of the field (in the focus's
-    compartment): twice the reach of cells above a quarter of the compartment's log range."""
+    compartment): twice the reach of cells above `level` (a quarter) of the compartment's log
+    range."""
     centres = _cell_centres(grid)
     comp = compartment_ids(grid)
     i0 = int(np.argmin(np.sum((centres - focus) ** 2, axis=1)))
@@ -81,7 +83,7 @@ def hot_region(grid, values: np.ndarray, focus: np.ndarray, scale: Scale, full: 
     span = (b - a)
     if span < (1e-6 if scale.log else 1e-6 * max(abs(b), 1e-30)):      # uniform: no source
         return full.copy()
-    hot = same & np.isfinite(t) & (t >= a + 0.25 * span)
+    hot = same & np.isfinite(t) & (t >= a + level * span)
     sizes = _cell_sizes(grid)
     d = np.sqrt(np.sum((centres[hot] - focus) ** 2, axis=1)) + 0.5 * sizes[hot]
     reach = 2.0 * float(d.max()) if d.size else 0.0
@@ -98,15 +100,122 @@ def make_view(run: RunDir, grid, values, scale: Scale, camera: str, facets) -> V
     full = _bounds(grid)
     focus, why = find_focus(run, grid, values, facets)
     roi = hot_region(grid, values, focus, scale, full, run.cylindrical)
-    extent = np.ptp(full, axis=1)
-    frac = max(float(np.ptp(roi[i]) / extent[i]) for i in range(3) if extent[i] > 0)
     resolved = camera
     if camera == "auto":
-        resolved = "cleft" if frac < 0.5 else "iso"
-    region = roi if resolved == "cleft" else full
+        resolved = "cleft" if _fraction(roi, full) < 0.5 else "iso"
+    region, exact = full, False
+    if resolved == "cleft":
+        # a contact geometry records its cleft (two facing patches and the gap): zoom on that,
+        # not on the elevated field, which on a contact spreads over the whole mesh
+        cleft = cleft_region(run, focus, full)
+        if cleft is not None:
+            (region, what), exact = cleft, True
+            why += f"; {what}"
+        else:
+            region = roi
+            # a field raised over most of the mesh (a cluster after milliseconds): zoom on its
+            # steeper part near the source, a higher share of the log range at a time
+            level = 0.25
+            for higher in (0.5, 0.75):
+                if _fraction(region, full) < 0.5:
+                    break
+                level = higher
+                region = hot_region(grid, values, focus, scale, full, run.cylindrical, level)
+            if level > 0.25:
+                why += f"; region: the cells above {level:.0%} of the field's log range there"
     keep = np.array([0.0, 0.0, -1.0]) if resolved == "top" else np.array([0.0, 1.0, 0.0])
     note = f"camera {resolved}" + (" (auto)" if camera == "auto" else "") + f"; {why}"
-    return View(resolved, focus, region, full, keep, note)
+    return View(resolved, focus, region, full, keep, note, exact)
+
+
+def _fraction(region: np.ndarray, full: np.ndarray) -> float:
+    """The largest share of the mesh's extent the region spans along any axis."""
+    extent = np.ptp(full, axis=1)
+    return max((float(np.ptp(region[i]) / extent[i]) for i in range(3) if extent[i] > 0),
+               default=1.0)
+
+
+# the cleft view: how far beyond the contact patch (× its radius) and the gap (× the larger of
+# the gap and 0.3 × the patch radius, so the membranes on either side show) the region reaches
+CLEFT_LATERAL = 1.35
+CLEFT_NORMAL = 1.5
+
+
+def cleft_region(run: RunDir, focus: np.ndarray, full: np.ndarray):
+    """(bounds, description) of the region around the cleft nearest the focus, from the cleft
+    the mesh records (manifest mesh.clefts: two facing surfaces and the nominal gap, written by
+    the contact builders) and the surfaces' faces in surfaces.vtu; None where there is none.
+
+    Where a surface has several patches (puncta), the patch nearest the focus is taken. The
+    region spans CLEFT_LATERAL × the patch's radius around its centre (from the axis in (r, z))
+    and, across the cleft, the gap plus a margin on both sides."""
+    clefts = run.mesh_info.get("clefts") or {}
+    sset = run.surface_set()
+    if not clefts or sset is None:
+        return None
+    best = None
+    for key, c in clefts.items():
+        names = [n for n in c.get("surfaces") or [] if n in sset.faces]
+        if len(names) != 2:
+            continue
+        patches = [_patch_points(sset, n, focus) for n in names]
+        d = min(float(np.min(np.sum((p - focus) ** 2, axis=1))) for p in patches)
+        if best is None or d < best[0]:
+            best = (d, key, patches, float(c.get("nominal_um") or 0.0))
+    if best is None:
+        return None
+    _, key, (pa, pb), gap = best
+    both = np.vstack([pa, pb])
+    dim = len(run.axes)
+    span = np.ptp(both[:, :dim], axis=0)
+    normal = int(np.argmin(span))                     # the axis across the cleft
+    lateral = [k for k in range(dim) if k != normal]
+    if run.cylindrical:
+        radius = float(max(pa[:, 0].max(), pb[:, 0].max()))    # patches start on the axis
+    else:
+        radius = 0.5 * float(max(np.ptp(pa[:, lateral], axis=0).max(),
+                                 np.ptp(pb[:, lateral], axis=0).max()))
+    gap = gap or float(span[normal])
+    region = full.copy()
+    centre = 0.5 * (both.min(axis=0) + both.max(axis=0))
+    for k in lateral:
+        if run.cylindrical and k == 0:
+            region[k] = (0.0, CLEFT_LATERAL * radius)
+        else:
+            region[k] = (centre[k] - CLEFT_LATERAL * radius, centre[k] + CLEFT_LATERAL * radius)
+    margin = CLEFT_NORMAL * max(gap, 0.3 * radius)
+    region[normal] = (both[:, normal].min() - margin, both[:, normal].max() + margin)
+    region[:, 0] = np.maximum(region[:, 0], full[:, 0])
+    region[:, 1] = np.minimum(region[:, 1], full[:, 1])
+    return region, (f"cleft {key!r}: {gap * 1e3:.3g} nm gap, contact radius "
+                    f"{radius * 1e3:.3g} nm")
+
+
+def _patch_points(sset, name: str, focus: np.ndarray) -> np.ndarray:
+    """Points of the named surface's connected patch nearest the focus (faces sharing nodes)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    faces = sset.faces[name]
+    used = np.unique(np.concatenate([f.ravel() for f in faces]))
+    rows, cols = [], []
+    for f in faces:                                   # chain each face's nodes together
+        local = np.searchsorted(used, f)
+        for j in range(1, f.shape[1]):
+            rows.append(local[:, 0])
+            cols.append(local[:, j])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(r.size), (r, c)), shape=(used.size, used.size))
+    _, label = connected_components(graph, directed=False)
+    pts = sset.points[used]
+    nearest = int(np.argmin(np.sum((pts - focus) ** 2, axis=1)))
+    return pts[label == label[nearest]]
+
+
+def focus_compartment(grid, focus) -> int:
+    """The compartment id of the cell nearest the focus."""
+    c = _cell_centres(grid)
+    return int(compartment_ids(grid)[int(np.argmin(np.sum((c - focus) ** 2, axis=1)))])
 
 
 def compartment_range(grid, values, focus, scale: Scale | None) -> tuple[float, float]:

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .colours import Scale, _iso_style, _mesh_kw, flux_colour
+from .colours import Colouring, _iso_style, _mesh_kw, flux_colour
 from .rundir import RunDir
 from .scene import Scene, _contours, _interface_lines, _membrane_items, floor_walls
-from .topology import _bounds, _in_region, _poly_from_facets, _surface, grid_facets, wall_facets
+from .topology import _bounds, _poly_from_facets, _surface, grid_facets, region_cells, wall_facets
 from .view import View
 
 
-def scene_3d(pv, run: RunDir, grid, tname: str, scale: Scale, view: View, levels: list[float]):
+def scene_3d(pv, run: RunDir, grid, tname: str, scale: Colouring, view: View, levels: list[float]):
     scene = Scene(camera=view.camera, focus=view.focus)
-    sub = grid.extract_cells(np.flatnonzero(_in_region(grid, view.region)))
+    sub = region_cells(grid, view.region, view.exact)
     pts = np.asarray(sub.points)
     s_nodes = (pts - view.focus) @ view.keep
     cells = sub.cells_dict

@@ -18,13 +18,17 @@ from .summary import open_sweep
 FINISHED = ("completed", "steady state")
 
 
-def plot_sweep(sweep_dir, out=None, size=(1024, 768)):
-    """PNG figures of a sweep directory's summary; returns the plot module's PlotResult."""
-    from ..plot import PlotResult, _save
+def plot_sweep(sweep_dir, out=None, size=(1024, 768), dpi: float = 100.0):
+    """Figures of a sweep directory's summary: sweep_PARAM.png in `out` (a directory), or
+    STEM_PARAM.SUFFIX when `out` is a file name ending in .png, .svg or .pdf; returns the plot
+    module's PlotResult."""
+    from ..plot import PlotResult
+    from ..render.common import check_dpi, output_target, save_figure
 
     sweep_dir = Path(sweep_dir)
     if isinstance(size, str):
         size = parse_size(size)
+    dpi = check_dpi(dpi)
     try:
         df = open_sweep(sweep_dir)
     except (FileNotFoundError, ValueError) as exc:
@@ -41,7 +45,7 @@ def plot_sweep(sweep_dir, out=None, size=(1024, 768)):
         numeric = ["seed"] if "seed" in done else []
     if not numeric or not metrics:
         raise RenderError(f"{sweep_dir}: nothing to plot (no numeric parameter or no metric)")
-    out_dir = Path(out) if out else sweep_dir / "render"
+    out_dir, out_file = output_target(out, sweep_dir / "render")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -52,7 +56,7 @@ def plot_sweep(sweep_dir, out=None, size=(1024, 768)):
     for x in numeric:
         others = [p for p in params if p != x]
         fs = 10.5 * _font_scale(size)
-        fig = _figure(size)
+        fig = _figure(size, dpi)
         with matplotlib.rc_context({"font.size": fs, "legend.fontsize": 0.8 * fs}):
             n = len(metrics)
             cols = 1 if n == 1 else 2
@@ -65,8 +69,9 @@ def plot_sweep(sweep_dir, out=None, size=(1024, 768)):
             fig.suptitle(f"{df.attrs['name']}: metrics against {x}", fontsize=1.15 * fs,
                          weight="bold")
             fig.tight_layout(rect=(0, 0, 1, 0.96))
-        path = out_dir / f"sweep_{_safe(x)}.png"
-        _save(fig, path)
+        path = (out_dir / f"sweep_{_safe(x)}.png" if out_file is None
+                else out_file.with_name(f"{out_file.stem}_{_safe(x)}{out_file.suffix}"))
+        save_figure(fig, path)
         result.paths.append(path)
     return result
 

@@ -8,6 +8,7 @@
 
 import os
 import tomllib
+import warnings
 
 import pytest
 
@@ -63,3 +64,40 @@ def box3d_run(tmp_path_factory):
     raw["geometry"]["cells"] = [10, 10, 5]
     raw["time"]["end"] = "1 ms"
     return _run(raw, "box3d_small.toml", tmp_path_factory.mktemp("box3d"))
+
+
+# the contact cases, coarsened (every Gmsh mesh size × CONTACT_RESOLUTION) and run for 10 µs:
+# enough for a field on the mesh; their pictures test the cleft camera
+CONTACT_CASES = ("mam_contact", "er_lysosome_contact", "pm_punctum_contact")
+CONTACT_RESOLUTION = 5.0
+
+
+@pytest.fixture(scope="session")
+def contact_runs(tmp_path_factory):
+    """{(case, variant): run directory} for the three Gmsh contacts, axisymmetric and 3D."""
+    from microdomain.mesh_checks import MeshQualityWarning
+
+    runs = {}
+    for name in CONTACT_CASES:
+        for variant, suffix in (("axisymmetric", ""), ("3d", "_3d")):
+            raw = tomllib.loads((ROOT / "cases" / f"{name}{suffix}.toml").read_text())
+            assert raw["geometry"]["variant"] == variant
+            raw["geometry"]["resolution"] = CONTACT_RESOLUTION
+            raw["time"].update(end="10 us")
+            raw["output"]["every"] = "10 us"
+            out = tmp_path_factory.mktemp(f"{name}_{variant}")
+            with warnings.catch_warnings():         # the coarse meshes are poor, knowingly
+                warnings.simplefilter("ignore", MeshQualityWarning)
+                runs[name, variant] = _run(raw, f"{name}{suffix}_coarse.toml", out)
+    return runs
+
+
+@pytest.fixture(scope="session")
+def crosstalk_run(tmp_path_factory):
+    """cases/zn_ca_crosstalk.toml (a structured (r, z) biology case: an IP3R cluster and a ZIP7
+    patch on the ER membrane) on a coarser grid, to 1 ms, when Ca²⁺ is raised over most of it."""
+    raw = tomllib.loads((ROOT / "cases" / "zn_ca_crosstalk.toml").read_text())
+    raw["geometry"]["spacing"].update(min="6 nm", growth=1.3)
+    raw["time"].update(end="1 ms")
+    raw["output"]["every"] = "0.5 ms"
+    return _run(raw, "zn_ca_crosstalk_small.toml", tmp_path_factory.mktemp("crosstalk"))

@@ -231,7 +231,7 @@ def test_ensemble_mean_follows_the_deterministic_li_rinzel_plugin():
     (a, b), = model.gate_rates(FluxInputs(conc, conc, 0.0)).values()
     t = np.linspace(0.0, T, 4001)
     h = a / b + (1 - a / b) * np.exp(-b * t[:, None])
-    P = np.array([float(model.open_probability(conc, conc, 0.0, {"h": hi}, None)[0]) for hi in h])
+    P = np.array([float(model.open_probability(FluxInputs(conc, conc, 0.0, {"h": hi}))[0]) for hi in h])
     expected = np.trapezoid(P, t)
 
     # one engine per channel (independent at clamped ligands; one cluster of 200 would retake

@@ -118,6 +118,27 @@ def test_contact_orders_full():
         plain = [r for r in rows if r.kind == "target" and "correct" not in r.quantity]
         fixed = [r for r in rows if r.kind == "target" and "correct" in r.quantity]
         assert all(r.met is False for r in plain) and all(r.met for r in fixed), name
+    # the mesh-quality figures docs/verification.md quotes from the studies' notes
+    import re
+    means, maxima, over45, ratios = [], [], [], []
+    for name in ("mms_mam_contact_3d", "mms_er_lysosome_3d"):
+        res = _result(name, False)
+        for m in re.finditer(r"mean ([\d.]+)°, max ([\d.]+)°, (\d+) faces > 45°", " ".join(res.notes)):
+            means.append(float(m[1]))
+            maxima.append(float(m[2]))
+            over45.append(int(m[3]))
+        rows = {(r.quantity, r.norm): r.errors[-1] for r in res.rows if r.kind == "target"}
+        for q in ("c (free ion)", "cb (bound buffer)"):
+            ratios.append((round(rows[(q, "L2(V)")] / rows[(q + _C, "L2(V)")]),
+                           rows[(q, "max")] / rows[(q + _C, "max")]))
+    assert len(means) == 8 and 17 <= min(means) and max(means) < 24.5
+    assert 59.5 <= min(maxima) and max(maxima) < 77 and max(over45) == 1064
+    assert all(r2 == 7 and 3.5 <= rmax < 5.5 for r2, rmax in ratios), ratios
+    # the cell counts docs/geometry.md lists for resolution 3, 2, 1.5, 1 (pm_punctum 4, 3, 2, 1)
+    for name, cells in (("mms_mam_contact_3d", "[6675, 14038, 25202, 63076]"),
+                        ("mms_er_lysosome_3d", "[6536, 13998, 25740, 66145]"),
+                        ("mms_pm_punctum_3d", "[4488, 5760, 10800, 26928]")):
+        assert f"cells {cells}" in " ".join(_result(name, False).notes), name
     pm = _result("mms_pm_punctum_3d", False).rows
     plain = [r.errors for r in pm if r.kind == "target" and "correct" not in r.quantity]
     fixed = [r.errors for r in pm if r.kind == "target" and "correct" in r.quantity]

@@ -49,8 +49,9 @@ READING = """## What the studies show
   consistency error there does not shrink with the cells. With the opt-in correction
   (`solver.nonorthogonal = "correct"`, solver/nonorthogonal.py) the same meshes give 2.2–2.3
   in L2 and 1.7–2.5 in max (targets met), and on the finest level 7× smaller errors in L2 and
-  4–5× in max; on pm_punctum it changes nothing (no skewed face). The default stays "none": the correction is not yet stable on every
-  transient (docs/case-files.md).
+  4–5× in max; on pm_punctum it changes nothing beyond round-off (no skewed face). The
+  default stays "none": the correction is not yet stable on every transient
+  (docs/case-files.md).
 - **Time.** Backward Euler is first order, on the well-mixed Riccati transient and on the coupled
   PDE (discrete manufactured solution, free of spatial error).
 - **Point sources.** Against the exact solution of the uniform-flux disk the model poses, the

@@ -4,6 +4,7 @@ least-squares order within its stated tolerance of the expected one; each bound 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from microdomain.verification.studies import STUDIES
@@ -142,4 +143,5 @@ def test_contact_orders_full():
     pm = _result("mms_pm_punctum_3d", False).rows
     plain = [r.errors for r in pm if r.kind == "target" and "correct" not in r.quantity]
     fixed = [r.errors for r in pm if r.kind == "target" and "correct" in r.quantity]
-    assert plain == fixed
+    # no skewed face: the correction changes nothing but round-off
+    assert np.allclose(plain, fixed, rtol=1e-9, atol=0)

@@ -148,7 +148,7 @@ def plot_study(res: StudyResult, path: Path) -> bool:
                 C = fit_constant(x, y, r.expected)
                 xs = np.array([x.min(), x.max()])
                 ax.plot(xs, C * xs ** r.expected, "--", color=color, lw=1,
-                        label=f"slope {r.expected:g} (reference)")
+                        label=f"slope {r.expected:g} ({'target' if r.kind == 'target' else 'reference'})")
             if r.kind == "bound":
                 ax.axhline(r.tol, color=color, ls=":", lw=1, label=f"bound {r.tol:.3g}")
         ax.set_xscale("log")

@@ -311,8 +311,11 @@ def cmd_verify(args) -> int:
                           command, time.perf_counter() - start)
     print(text_table(results))
     failed = [r.name for r in results if not r.passed]
+    # order targets (issue 15) are reported, not failed: say which were missed
+    missed = sorted({r.name for r in results for row in r.rows if row.met is False})
     print(f"\n{len(results) - len(failed)}/{len(results)} studies passed; report: {report}"
-          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+          + (f"; FAILED: {', '.join(failed)}" if failed else "")
+          + (f"; order targets missed in: {', '.join(missed)}" if missed else ""))
     return EXIT_RUN_FAILED if failed else 0
 
 

@@ -332,3 +332,113 @@ def mean_spacing(domain) -> float:
     """h = (measure of the domain / number of cells)^(1/dim), in the meridian plane for (r, z)."""
     extent = np.prod([n[-1] - n[0] for n in domain.nodes])
     return float((extent / domain.n_cells) ** (1.0 / domain.dim))
+
+
+# ------------------------------------------------------- several compartments, any mesh --
+
+@dataclass(frozen=True)
+class ContactMMS:
+    """A manufactured ion + buffer pair on a mesh of several compartments separated by
+    membranes with a passive permeability P (the Gmsh contacts, 3D or (r, z)).
+
+    In compartment k: c_m = c0 + a·s_k·φ·g(t), cb_m = cb0 + β·s_k·φ·g(t) with φ = J0(j1·r/R)·
+    cos(π(z − z0)/H) (−∇²φ = k²φ in 3D and in (r, z)) and g = t/τ, so the case's own uniform
+    equilibrium is the initial state and backward Euler is exact in time. The scales s_k differ
+    per compartment, so the concentration jumps across every membrane.
+
+    The interfaces are curved and faceted, so no smooth φ satisfies the boundary conditions
+    there; instead every face without diffusion (outer walls, membranes) gets a *surface source*:
+    the exact diffusive inflow D·∇u_m·n·A minus what the model puts through that face at the
+    exact solution (P·(c_other − c_self)·A for the ion on a membrane, nothing for the buffer or
+    on a wall), both at the face centre, lumped into the cell beside the face. The exact solution
+    then solves the discrete problem's continuous counterpart on the polyhedral mesh itself, and
+    the error measures the consistency of the interior diffusion fluxes, of the membrane fluxes
+    (evaluated at the membrane, solver/membrane.py) and of the binding — what the solver does on
+    that mesh, not how well the mesh fits a sphere."""
+
+    pair: BindingMMS = BindingMMS()
+    permeability: float = 0.2          # µm/ms on every membrane
+    scales: tuple[tuple[str, float], ...] = ()   # (compartment, s_k); missing → 1
+
+    def scale_per_cell(self, domain) -> np.ndarray:
+        s = dict(self.scales)
+        per_comp = np.array([s.get(n, 1.0) for n in domain.compartment_names])
+        return per_comp[domain.compartment_id]
+
+    @staticmethod
+    def mode(domain):
+        """(φ, ∇φ) as functions of points (dim, n); R, z0, H from the mesh's extent."""
+        from scipy.special import j1
+
+        x_b = domain.face_centers
+        if domain.dim == 3:
+            R = float(np.max(np.hypot(x_b[0], x_b[1])))
+        else:
+            R = float(np.max(x_b[0]))
+        z0, z1 = float(np.min(x_b[-1])), float(np.max(x_b[-1]))
+        H = z1 - z0
+        kr, kz = J1_FIRST_ZERO / R, np.pi / H
+
+        def radius(p):
+            return np.hypot(p[0], p[1]) if domain.dim == 3 else np.abs(p[0])
+
+        def phi(p):
+            return j0(kr * radius(p)) * np.cos(kz * (p[-1] - z0))
+
+        def grad(p):
+            r = radius(p)
+            dr = -kr * j1(kr * r) * np.cos(kz * (p[-1] - z0))
+            dz = -kz * j0(kr * r) * np.sin(kz * (p[-1] - z0))
+            if domain.dim == 3:
+                safe = np.where(r > 0, r, 1.0)
+                return np.stack([dr * p[0] / safe, dr * p[1] / safe, dz])
+            return np.stack([dr, dz])
+
+        return phi, grad, kr * kr + kz * kz
+
+    def exact(self, domain, t: float) -> np.ndarray:
+        phi, _, _ = self.mode(domain)
+        return self.pair.exact(phi(domain.cell_centers) * self.scale_per_cell(domain), t)
+
+
+def contact_manufactured_system(system, mms: ContactMMS):
+    """The system with ContactMMS's volume and surface sources (see there). Expects the unknowns
+    Ca and B.Ca in every compartment, passive permeabilities as the only fluxes, no baths."""
+    names = [u.name for u in system.chemistry.unknowns]
+    if names != ["Ca", "B.Ca"] or np.any(system.boundary_rhs):
+        raise ValueError(f"ContactMMS expects unknowns ['Ca', 'B.Ca'] and no baths, got {names}")
+    dom = system.domain
+    pair = mms.pair
+    phi_f, grad_f, k2 = mms.mode(dom)
+    s_cell = mms.scale_per_cell(dom)
+    phi = phi_f(dom.cell_centers) * s_cell
+
+    # every face without diffusion, seen from each cell beside it
+    fc = dom.face_cells
+    membrane = dom.membrane_faces()
+    faces = np.flatnonzero((fc[1] < 0) | membrane)
+    sides = [(fc[0, faces], fc[1, faces]), (fc[1, faces], fc[0, faces])]
+    xf = dom.face_centers[:, faces]
+    phi_face, grad_face = phi_f(xf), grad_f(xf)
+    lumped = []                       # (cells, A/V·[exact − model] per unit g for c, for cb)
+    for me, other in sides:
+        ok = me >= 0
+        f, cell, nb = faces[ok], me[ok], other[ok]
+        n = dom.face_normals[:, f]
+        n = n * np.sign(np.sum(n * (dom.face_centers[:, f] - dom.cell_centers[:, cell]), axis=0))
+        dphi_n = np.sum(grad_face[:, ok] * n, axis=0) * s_cell[cell]
+        # model inflow on a membrane at the exact solution: P·(c_other − c_self), ∝ g as well
+        jump = np.where(nb >= 0, (s_cell[np.maximum(nb, 0)] - s_cell[cell]) * phi_face[ok], 0.0)
+        w = dom.face_areas[f] / dom.volumes[cell]
+        lumped.append((cell, w * (pair.D_c * pair.a * dphi_n - mms.permeability * pair.a * jump),
+                       w * pair.D_B * pair.beta * dphi_n))
+    N = dom.n_cells
+    surf_c = sum(np.bincount(c, v, N) for c, v, _ in lumped)
+    surf_cb = sum(np.bincount(c, v, N) for c, _, v in lumped)
+
+    def source(t):
+        g = pair.g(t)
+        vol = pair.source(phi, k2, t)
+        return vol + g * np.stack([surf_c, surf_cb])
+
+    return dataclasses.replace(system, source=source)

@@ -18,7 +18,9 @@ NORMS_TEXT = (
     "**Observed order** = least-squares slope of log(error) against log(h or dt) over all "
     "refinements (pairwise orders in each study's section). An *order* row passes when the slope "
     "is within the tolerance of the expected order; a *bound* row when the error on the finest "
-    "refinement is at most the bound; *info* rows are reported, not judged."
+    "refinement is at most the bound; *info* rows are reported, not judged; a *target* row "
+    "(an order aimed at, issue 15) is **met** when the slope is at least the target, else "
+    "**missed** — reported, and not counted as a failed study."
 )
 
 
@@ -37,6 +39,19 @@ READING = """## What the studies show
   both self-similar, so the relative error near a channel is set by g alone and falls like
   (g − 1)² (grading_ratio). To make a nanodomain more accurate lower the growth factor; a smaller
   minimum spacing alone does not help.
+- **The 3D contact meshes** (mms_mam_contact_3d, mms_er_lysosome_3d, mms_pm_punctum_3d: every
+  compartment, a buffer, a permeability on every membrane). On the extruded, orthogonal
+  pm_punctum mesh the orders are 2.4 (L2) and 2.0 (max): the targets of issue 15 (≥ 1.8, ≥ 1.5)
+  are met. On the tetrahedral MAM and ER–lysosome meshes the default two-point flux converges at
+  about **first order in L2 (0.97, 1.09) and stalls in max (0.51, 0.60)**: the targets are
+  missed. The cause is the faces' non-orthogonality (mean 17–24°, max 60–77°, up to 1 064 faces
+  above 45° per mesh; each study's notes list them per level): the two-point flux's O(1)
+  consistency error there does not shrink with the cells. With the opt-in correction
+  (`solver.nonorthogonal = "correct"`, solver/nonorthogonal.py) the same meshes give 2.2–2.3
+  in L2 and 1.7–2.5 in max (targets met), and on the finest level 7× smaller errors in L2 and
+  4–5× in max; on pm_punctum it changes nothing beyond round-off (no skewed face). The
+  default stays "none": the correction is not yet stable on every transient
+  (docs/case-files.md).
 - **Time.** Backward Euler is first order, on the well-mixed Riccati transient and on the coupled
   PDE (discrete manufactured solution, free of spatial error).
 - **Point sources.** Against the exact solution of the uniform-flux disk the model poses, the
@@ -60,6 +75,8 @@ def _fmt(x: float) -> str:
 
 
 def _verdict(row: Row) -> str:
+    if row.kind == "target":
+        return "met" if row.met else "**missed**"
     return {True: "pass", False: "**FAIL**", None: "info"}[row.passed]
 
 
@@ -127,11 +144,11 @@ def plot_study(res: StudyResult, path: Path) -> bool:
                 x, y = x[-1:], y[-1:]
             ax.plot(x, y, "o-" if len(x) > 1 else "s", color=color, ms=4,
                     label=f"{r.quantity}, {r.norm}")
-            if r.kind == "order" and len(x) > 1:
+            if r.kind in ("order", "target") and len(x) > 1:
                 C = fit_constant(x, y, r.expected)
                 xs = np.array([x.min(), x.max()])
                 ax.plot(xs, C * xs ** r.expected, "--", color=color, lw=1,
-                        label=f"slope {r.expected:g} (reference)")
+                        label=f"slope {r.expected:g} ({'target' if r.kind == 'target' else 'reference'})")
             if r.kind == "bound":
                 ax.axhline(r.tol, color=color, ls=":", lw=1, label=f"bound {r.tol:.3g}")
         ax.set_xscale("log")
@@ -161,6 +178,7 @@ def markdown(results: list[StudyResult], mode: str, command: str, image_dir: Pat
         except md.PackageNotFoundError:
             versions[pkg] = "?"
     n_fail = sum(not r.passed for r in results)
+    n_missed = sum(row.met is False for r in results for row in r.rows)
     lines = [
         "# Verification report",
         "",
@@ -168,6 +186,7 @@ def markdown(results: list[StudyResult], mode: str, command: str, image_dir: Pat
         "",
         f"Mode: **{mode}**; {len(results)} studies, "
         + ("all passed" if n_fail == 0 else f"**{n_fail} failed**")
+        + (f"; **{n_missed} order targets missed**" if n_missed else "")
         + f"; {total_seconds:.0f} s on {os.cpu_count()} cores; "
         + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",

@@ -6,7 +6,10 @@ with its errors per refinement level and either
 - an *order* check: the least-squares slope of log(error) against log(h or dt) must lie within
   ``tol`` of the expected order, or
 - a *bound* check: the error on the finest level must not exceed ``tol``, or
-- *info*: reported, not judged (e.g. how a refinement practice behaves).
+- *info*: reported, not judged (e.g. how a refinement practice behaves), or
+- a *target*: an order the project aims at but does not yet reach everywhere (issue 15's ≥ 1.8
+  in L2 and ≥ 1.5 in max on the 3D contact meshes); "met" or "missed" in the report, never
+  hidden and never loosened, but a missed target does not fail the study — its bound rows do.
 
 ``quick=True`` runs the small sizes the test suite uses; ``quick=False`` the full refinement
 that docs/verification.md reports.
@@ -43,8 +46,8 @@ class Row:
     x_label: str                 # what refines: "h (um)", "dt (ms)", "growth - 1", "level"
     x: list[float]
     errors: list[float]
-    kind: Literal["order", "bound", "info"]
-    expected: float | None = None        # expected order (order rows)
+    kind: Literal["order", "bound", "info", "target"]
+    expected: float | None = None        # expected order (order rows), minimum order (targets)
     tol: float | None = None             # order tolerance, or the bound itself
     unit: str = ""
 
@@ -65,8 +68,16 @@ class Row:
             return []
 
     @property
+    def met(self) -> bool | None:
+        """For a target row: observed order at least the target; None for other rows."""
+        if self.kind != "target":
+            return None
+        p = self.observed
+        return p is not None and p >= self.expected
+
+    @property
     def passed(self) -> bool | None:
-        if self.kind == "info":
+        if self.kind in ("info", "target"):
             return None
         if not all(np.isfinite(self.errors)):
             return False
@@ -80,6 +91,8 @@ class Row:
             return f"{self.expected:g} ± {self.tol:g}"
         if self.kind == "bound":
             return f"≤ {self.tol:.3g}"
+        if self.kind == "target":
+            return f"≥ {self.expected:g} (target)"
         return "—"
 
 
@@ -842,3 +855,7 @@ def mass_balance(quick: bool) -> StudyResult:
                        notes=["the iterative run uses a mobile ER buffer; an immobile one (an empty "
                               "transport matrix) runs too, tested in "
                               "tests/convergence/test_linear_algebra.py"])
+
+
+# the order studies on the 3D Gmsh contact meshes register themselves (issue 15)
+from . import contact_studies  # noqa: E402,F401

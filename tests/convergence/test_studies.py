@@ -4,6 +4,7 @@ least-squares order within its stated tolerance of the expected one; each bound 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from microdomain.verification.studies import STUDIES
@@ -57,3 +58,90 @@ def test_space_studies_refine_and_converge():
         for row in _result(name, quick=True).rows:
             if row.kind == "order":
                 assert all(b < a for a, b in zip(row.errors, row.errors[1:])), (name, row.quantity)
+
+
+# Observed orders on the 3D contact meshes (issue 15) as docs/verification.md and
+# docs/geometry.md quote them: (quantity, norm) → order, two decimals. Quick: resolutions 3, 2
+# (pm_punctum 4, 2); full (slow): 3, 2, 1.5, 1 (pm_punctum 4, 3, 2, 1), and the same levels with
+# solver.nonorthogonal = "correct".
+CONTACT_ORDERS_QUICK = {
+    "mms_mam_contact_3d": {("c (free ion)", "L2(V)"): 0.68, ("c (free ion)", "max"): 1.40,
+                           ("cb (bound buffer)", "L2(V)"): 0.75, ("cb (bound buffer)", "max"): 2.44},
+    "mms_er_lysosome_3d": {("c (free ion)", "L2(V)"): 1.39, ("c (free ion)", "max"): 1.86,
+                           ("cb (bound buffer)", "L2(V)"): 1.39, ("cb (bound buffer)", "max"): 1.43},
+    "mms_pm_punctum_3d": {("c (free ion)", "L2(V)"): 1.85, ("c (free ion)", "max"): 1.25,
+                          ("cb (bound buffer)", "L2(V)"): 1.82, ("cb (bound buffer)", "max"): 1.15},
+}
+_C = ', nonorthogonal = "correct"'
+CONTACT_ORDERS_FULL = {
+    "mms_mam_contact_3d": {("c (free ion)", "L2(V)"): 0.97, ("c (free ion)", "max"): 0.51,
+                           ("cb (bound buffer)", "L2(V)"): 0.98, ("cb (bound buffer)", "max"): 0.90,
+                           ("c (free ion)" + _C, "L2(V)"): 2.26, ("c (free ion)" + _C, "max"): 1.67,
+                           ("cb (bound buffer)" + _C, "L2(V)"): 2.23,
+                           ("cb (bound buffer)" + _C, "max"): 1.70},
+    "mms_er_lysosome_3d": {("c (free ion)", "L2(V)"): 1.09, ("c (free ion)", "max"): 0.60,
+                           ("cb (bound buffer)", "L2(V)"): 1.09, ("cb (bound buffer)", "max"): 0.58,
+                           ("c (free ion)" + _C, "L2(V)"): 2.33, ("c (free ion)" + _C, "max"): 2.46,
+                           ("cb (bound buffer)" + _C, "L2(V)"): 2.29,
+                           ("cb (bound buffer)" + _C, "max"): 2.50},
+    "mms_pm_punctum_3d": {("c (free ion)", "L2(V)"): 2.38, ("c (free ion)", "max"): 1.97,
+                          ("cb (bound buffer)", "L2(V)"): 2.35, ("cb (bound buffer)", "max"): 1.89,
+                          ("c (free ion)" + _C, "L2(V)"): 2.38, ("c (free ion)" + _C, "max"): 1.97,
+                          ("cb (bound buffer)" + _C, "L2(V)"): 2.35,
+                          ("cb (bound buffer)" + _C, "max"): 1.89},
+}
+
+
+def _contact_orders(quick: bool, table: dict):
+    for name, expected in table.items():
+        rows = {(r.quantity, r.norm): r for r in _result(name, quick).rows if r.kind == "target"}
+        assert set(rows) == set(expected), name
+        for key, order in expected.items():
+            row = rows[key]
+            assert round(row.observed, 2) == order, (name, key, row.observed, row.errors)
+            # the verdict follows the measured order against the issue's target, never loosened
+            assert row.expected == (1.8 if key[1] == "L2(V)" else 1.5)
+            assert row.met == (row.observed >= row.expected)
+
+
+def test_contact_orders_quick():
+    _contact_orders(True, CONTACT_ORDERS_QUICK)
+
+
+@pytest.mark.slow
+def test_contact_orders_full():
+    _contact_orders(False, CONTACT_ORDERS_FULL)
+    # what docs/verification.md concludes: on the tetrahedral contacts the default two-point
+    # flux converges at about first order in L2 and stalls in max; the correction restores ≥ 1.8
+    # and ≥ 1.5 there; on the extruded pm_punctum it changes nothing (no skewed face)
+    for name in ("mms_mam_contact_3d", "mms_er_lysosome_3d"):
+        rows = _result(name, False).rows
+        plain = [r for r in rows if r.kind == "target" and "correct" not in r.quantity]
+        fixed = [r for r in rows if r.kind == "target" and "correct" in r.quantity]
+        assert all(r.met is False for r in plain) and all(r.met for r in fixed), name
+    # the mesh-quality figures docs/verification.md quotes from the studies' notes
+    import re
+    means, maxima, over45, ratios = [], [], [], []
+    for name in ("mms_mam_contact_3d", "mms_er_lysosome_3d"):
+        res = _result(name, False)
+        for m in re.finditer(r"mean ([\d.]+)°, max ([\d.]+)°, (\d+) faces > 45°", " ".join(res.notes)):
+            means.append(float(m[1]))
+            maxima.append(float(m[2]))
+            over45.append(int(m[3]))
+        rows = {(r.quantity, r.norm): r.errors[-1] for r in res.rows if r.kind == "target"}
+        for q in ("c (free ion)", "cb (bound buffer)"):
+            ratios.append((round(rows[(q, "L2(V)")] / rows[(q + _C, "L2(V)")]),
+                           rows[(q, "max")] / rows[(q + _C, "max")]))
+    assert len(means) == 8 and 17 <= min(means) and max(means) < 24.5
+    assert 59.5 <= min(maxima) and max(maxima) < 77 and max(over45) == 1064
+    assert all(r2 == 7 and 3.5 <= rmax < 5.5 for r2, rmax in ratios), ratios
+    # the cell counts docs/geometry.md lists for resolution 3, 2, 1.5, 1 (pm_punctum 4, 3, 2, 1)
+    for name, cells in (("mms_mam_contact_3d", "[6675, 14038, 25202, 63076]"),
+                        ("mms_er_lysosome_3d", "[6536, 13998, 25740, 66145]"),
+                        ("mms_pm_punctum_3d", "[4488, 5760, 10800, 26928]")):
+        assert f"cells {cells}" in " ".join(_result(name, False).notes), name
+    pm = _result("mms_pm_punctum_3d", False).rows
+    plain = [r.errors for r in pm if r.kind == "target" and "correct" not in r.quantity]
+    fixed = [r.errors for r in pm if r.kind == "target" and "correct" in r.quantity]
+    # no skewed face: the correction changes nothing but round-off
+    assert np.allclose(plain, fixed, rtol=1e-9, atol=0)

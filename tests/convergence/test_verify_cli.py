@@ -47,3 +47,21 @@ def test_verify_exits_1_when_a_study_fails(tmp_path, monkeypatch, capsys):
 def test_verify_refuses_unknown_studies(tmp_path, capsys):
     assert cli.main(["verify", "--only", "nope", "--out", str(tmp_path)]) == cli.EXIT_CASE_ERROR
     assert "known:" in capsys.readouterr().err
+
+
+def test_a_missed_order_target_is_reported_not_failed(tmp_path, monkeypatch, capsys):
+    """Target rows (issue 15's orders on the 3D contacts) say met or missed; a missed target is
+    visible in the table, the summary line and the printout, and does not fail the run."""
+    def targets(quick=True):
+        return StudyResult("targets", "Order targets", "synthetic",
+                           [Row("slow", "L2(V)", "h", [0.1, 0.05], [1e-2, 5e-3], "target", 1.8),
+                            Row("fast", "max", "h", [0.1, 0.05], [1e-2, 2.5e-3], "target", 1.5),
+                            Row("bound", "max", "h", [0.1, 0.05], [1e-2, 5e-3], "bound", tol=0.01)])
+
+    monkeypatch.setitem(studies.STUDIES, "targets", Study("targets", "Order targets", targets))
+    assert cli.main(["verify", "--only", "targets", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert "| targets | slow | L2(V) | h | 0.01, 0.005 | 1.00 | ≥ 1.8 (target) | **missed** |" in text
+    assert "| targets | fast | max | h | 0.01, 0.0025 | 2.00 | ≥ 1.5 (target) | met |" in text
+    assert "all passed; **1 order targets missed**" in text
+    assert "order targets missed in: targets" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from .progress import Progress  # noqa: F401  (re-exported: where it used to liv
 from .rundir import FluxColumn, ProbeColumn, ResumeError, RunDirectory, UNITS, read_checkpoint  # noqa: F401
 from .probes import probe_weights
 from .solver import State, StepInfo, initial_gates
+from .solver.state import Watcher
 from .units import AMOUNT_TO_AMOL
 
 
@@ -404,7 +405,7 @@ class Metrics:
             self.rundir.write_metrics(self.final)
 
 
-class Checkpoint:
+class Checkpoint(Watcher):
     """checkpoint.npz: the accepted state (U, t, gates, next dt) and the metrics' running totals,
     in one atomic file, so a run resumes exactly where it was; written at t = 0, after every
     step that passed an output time, at an interruption and at the end."""
@@ -412,44 +413,17 @@ class Checkpoint:
     def __init__(self, rundir: RunDirectory, metrics: Metrics):
         self.rundir, self.metrics = rundir, metrics
 
-    def start(self, system, U, t):
-        pass
-
-    def resume(self, system, U, t, saved):
-        pass
-
-    def step(self, U, info):
-        pass
-
-    def frame(self, U, t):
-        pass
-
     def checkpoint(self, state: State):
         self.rundir.write_checkpoint(state, self.metrics.report(state.U, state.t))
 
-    def finish(self, U, t, status):
-        pass
 
-
-class ChannelLog:
+class ChannelLog(Watcher):
     """channel_events.csv and channel_counts.csv of the stochastic clusters, written through
     rundir.py at every checkpoint and at the end, from the engine (whose log a checkpoint
     carries, so a resumed run writes the whole log again)."""
 
     def __init__(self, engine, rundir: RunDirectory):
         self.engine, self.rundir = engine, rundir
-
-    def start(self, system, U, t):
-        pass
-
-    def resume(self, system, U, t, saved):
-        pass
-
-    def step(self, U, info):
-        pass
-
-    def frame(self, U, t):
-        pass
 
     def checkpoint(self, state):
         self.rundir.write_channels(self.engine.event_rows(), self.engine.count_rows())

@@ -26,6 +26,7 @@ from .progress import Progress
 from .records import FORMAT, Manifest, Status
 from .result import Result, memory_result, open_run
 from .rundir import RunDirectory, resume_state
+from .solver.state import Watcher
 from .stochastic import GENERATOR
 
 PACKAGES = ("fipy", "numpy", "scipy", "meshio", "pint", "pydantic", "pyvista")
@@ -353,26 +354,17 @@ def _progress(progress):
     return Progress() if progress is True else (progress or None)
 
 
-class _LogFrames:
+class _LogFrames(Watcher):
     """Debug lines in the log: every frame and checkpoint."""
 
     def start(self, system, U, t):
         self.frame(U, t)            # the frame writers write the initial frame at start
-
-    def resume(self, system, U, t, saved):
-        pass
-
-    def step(self, U, info):
-        pass
 
     def frame(self, U, t):
         log.debug("frame at t = %.6g ms", t)
 
     def checkpoint(self, state):
         log.debug("checkpoint at t = %.6g ms, next dt %.3g ms", state.t, state.dt)
-
-    def finish(self, U, t, status):
-        pass
 
 
 @contextlib.contextmanager

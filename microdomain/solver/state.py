@@ -78,6 +78,29 @@ class Observer(Protocol):
     def finish(self, U: np.ndarray, t: float, status: str) -> None: ...
 
 
+class Watcher:
+    """An Observer that ignores every event it does not override: the base of observers
+    that need one or two of them."""
+
+    def start(self, system, U, t):
+        pass
+
+    def resume(self, system, U, t, saved):
+        pass
+
+    def step(self, U, info):
+        pass
+
+    def frame(self, U, t):
+        pass
+
+    def checkpoint(self, state):
+        pass
+
+    def finish(self, U, t, status):
+        pass
+
+
 @dataclass
 class Counters:
     steps: int = 0

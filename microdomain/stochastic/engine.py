@@ -137,6 +137,18 @@ class MarkovEngine:
                 hazards[gi][ch] = lam
         return Plan(land, fired, hazards)
 
+    def advance(self, t: float, h: float, ligands) -> float:
+        """One step of at most h from t without a PDE: shortened to land on the first opening
+        or closing inside it (as the Stepper does), then committed; returns the step taken.
+        `ligands` per group and channel, or a function of time giving them."""
+        at = ligands if callable(ligands) else (lambda _t: ligands)
+        plan = self.plan(t, h, at(t), at(t + h))
+        while plan.land is not None:
+            h = plan.land - t
+            plan = self.plan(t, h, at(t), at(t + h))
+        self.commit(plan)
+        return h
+
     def commit(self, plan: Plan) -> bool:
         """Apply a plan's transitions; True when what some channel conducts changed."""
         switched = False
@@ -232,13 +244,7 @@ def run_clamped(scheme: KineticScheme, ligands: dict, channels: int, t_end: floa
     eng.start(0.0, lig)
     t = 0.0
     while t < t_end:
-        step = min(h, t_end - t)
-        plan = eng.plan(t, step, lig, lig)
-        while plan.land is not None:
-            step = plan.land - t
-            plan = eng.plan(t, step, lig, lig)
-        eng.commit(plan)
-        t = t + step
+        t = t + eng.advance(t, min(h, t_end - t), lig)
     return eng
 
 

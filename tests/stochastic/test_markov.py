@@ -56,13 +56,7 @@ def first_passages(scheme, lig, which, n, seed, h=50.0):
         g.opened = [0.0 if which == "open" else None]
         t = 0.0
         while bool(scheme.conducting[g.state[0]]) == (which == "open"):
-            step = h
-            plan = eng.plan(t, step, ligs, ligs)
-            while plan.land is not None:
-                step = plan.land - t
-                plan = eng.plan(t, step, ligs, ligs)
-            eng.commit(plan)
-            t += step
+            t += eng.advance(t, h, ligs)
         out.append(t)
     return np.array(out)
 
@@ -143,15 +137,9 @@ def test_time_dependent_rate_first_openings():
     g.counts.append((0.0, 0))
     first = {}
     t, h = 0.0, 2.0
+    lig = lambda tt: [[{"Ca": c0 + slope * tt}] * n]   # noqa: E731
     while len(first) < n:
-        step = h
-        lig = lambda tt: [[{"Ca": c0 + slope * tt}] * n]   # noqa: E731
-        plan = eng.plan(t, step, lig(t), lig(t + step))
-        while plan.land is not None:
-            step = plan.land - t
-            plan = eng.plan(t, step, lig(t), lig(t + step))
-        eng.commit(plan)
-        t += step
+        t += eng.advance(t, h, lig)
         for ch in np.flatnonzero(g.state == 1):
             first.setdefault(int(ch), t)
     times = np.array(list(first.values()))
@@ -179,13 +167,7 @@ def test_snapshot_restore_continues_the_same_stream():
     lig = [[{}] * 2]
     t = 50.0
     while t < 100.0:
-        step = min(1.0, 100.0 - t)
-        plan = eng.plan(t, step, lig, lig)
-        while plan.land is not None:
-            step = plan.land - t
-            plan = eng.plan(t, step, lig, lig)
-        eng.commit(plan)
-        t += step
+        t += eng.advance(t, min(1.0, 100.0 - t), lig)
     rows = lambda e: [(ch, round(o, 9), None if c is None else round(c, 9)) for _, ch, o, c in e.event_rows()]  # noqa: E731
     assert rows(eng) == rows(whole)
 
@@ -246,13 +228,7 @@ def test_ensemble_mean_follows_the_deterministic_li_rinzel_plugin():
         g.opened[0] = 0.0 if LR.conducting[g.state[0]] else None
         now = 0.0
         while now < T:
-            step = min(20.0, T - now)
-            plan = eng.plan(now, step, [[lig]], [[lig]])
-            while plan.land is not None:
-                step = plan.land - now
-                plan = eng.plan(now, step, [[lig]], [[lig]])
-            eng.commit(plan)
-            now += step
+            now += eng.advance(now, min(20.0, T - now), [[lig]])
         per_channel[ch] = sum((T if c is None else c) - o for _, _, o, c in eng.event_rows())
     se = per_channel.std(ddof=1) / np.sqrt(n)
     assert abs(per_channel.mean() - expected) < 4 * se

@@ -15,6 +15,9 @@ from microdomain import records, rundir
 from tests.helpers import ROOT
 
 DOCS = ROOT / "docs"
+# names of material outside the repository (the design notes, the reference table, the team's
+# shared folder) that no tracked file may cite; spelled in parts so this file does not cite them
+OUTSIDE_MATERIAL = tuple(a + b for a, b in (("DESIGN", ".md"), ("REFERENCES", ".md"), ("sha", "red/")))
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +110,8 @@ def test_the_repository_cites_no_document_it_does_not_hold():
         if path.suffix not in {".md", ".py", ".toml", ".bib", ".cff", ".ipynb", ".txt"} or not path.is_file():
             continue
         text = path.read_text(errors="ignore")
-        for ref in ("DESIGN.md", "REFERENCES.md", "shared/"):
-            if ref in text and path != ROOT / "tests" / "docs" / "test_docs.py":
+        for ref in OUTSIDE_MATERIAL:
+            if ref in text:
                 offenders.append(f"{name}: {ref}")
     assert not offenders, offenders
 

@@ -16,6 +16,7 @@ import importlib.metadata as md
 import logging
 import platform
 import time as wallclock
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -237,7 +238,7 @@ class Simulation:
                 rundir.write_manifest(self._manifest(stepper, Status.RUNNING, "", 0.0, t, started))
             bar = _progress(progress)
             try:
-                with _numpy_warnings_to_log():
+                with _warnings_to_log():
                     U, t, text = stepper.run(case.time.end if t_end is None else t_end,
                                              output_times(case) if frame_times is None
                                              else list(frame_times),
@@ -368,12 +369,16 @@ class _LogFrames(Watcher):
 
 
 @contextlib.contextmanager
-def _numpy_warnings_to_log():
-    """NumPy's floating-point errors (overflow, division by zero, invalid values) during a run go
-    to the log, once per kind, instead of RuntimeWarnings on stderr: the solver judges values
-    itself (a non-finite Newton update rejects the step, negativity and the concentration
-    ceiling are checked and reported with field, place and time), so these add only noise on
-    the console. np.errstate is local to the thread (a context variable)."""
+def _warnings_to_log():
+    """Warnings raised during a run go to the log (log.txt), not to stderr.
+
+    NumPy's floating-point errors (overflow, division by zero, invalid values) are logged once per
+    kind: the solver judges values itself (a non-finite Newton update rejects the step, negativity
+    and the concentration ceiling are checked and reported with field, place and time), so these
+    add only noise on the console. np.errstate is local to the thread (a context variable).
+    Python warnings (`warnings.warn`: a library's RuntimeWarning, a plugin's own warning) are
+    logged with their category and origin, each distinct message once, the way Python's default
+    filter shows them."""
     seen: set[str] = set()
 
     def report(kind: str, flag: int) -> None:
@@ -382,7 +387,16 @@ def _numpy_warnings_to_log():
             log.warning("NumPy floating-point error during the run: %s (first of its kind; the "
                         "solver rejects steps with non-finite values)", kind)
 
-    with np.errstate(divide="call", over="call", invalid="call", call=report):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        key = f"{category.__name__}: {message}"
+        if key not in seen:
+            seen.add(key)
+            log.warning("%s (%s:%d)", key, filename, lineno)
+
+    with np.errstate(divide="call", over="call", invalid="call", call=report), \
+            warnings.catch_warnings():
+        warnings.simplefilter("always")        # `seen` does the once-only, per run
+        warnings.showwarning = show
         yield
 
 

@@ -402,8 +402,9 @@ def _warnings_to_log():
 
 class _StopSignals:
     """SIGINT and SIGTERM ask the time loop to stop after its current step (it then checkpoints,
-    so a resume continues exactly); a second SIGINT interrupts at once. Only in the main thread,
-    where Python delivers signals."""
+    so a resume continues exactly); a second SIGINT interrupts at once — except while an accepted
+    step is being recorded, which it waits for (solver/loop.py, signals_held). Only in the main
+    thread, where Python delivers signals."""
 
     def __init__(self):
         self.reason = None

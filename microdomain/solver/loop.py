@@ -11,8 +11,11 @@ time, observers get a checkpoint of the accepted state, from which a run resumes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import signal
+import threading
 import time as wallclock
 
 import numpy as np
@@ -28,6 +31,24 @@ from .state import (Counters, NotConverged, Observer, SimulationError, State, St
                     reaction_inflow)
 
 log = logging.getLogger("microdomain.solver")      # rejected steps, at debug level
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGINT and SIGTERM wait while an accepted step is recorded: every observer records it,
+    the stepper commits it and a checkpoint follows, or none of that happens. A Ctrl-C that
+    came in between (the second, "stop at once" one) would leave running totals a step ahead of
+    the checkpointed state. The signal is delivered as soon as the recording ends; recording
+    takes milliseconds (longer only while a large frame is written). Where signals cannot be
+    masked (not POSIX, not the main thread, which alone receives them) nothing is done."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class Stepper:
@@ -244,15 +265,9 @@ class Stepper:
             self.counters.steps += 1
             self._check_ceiling(state.U, state.t)
             info = self._info(state.t, h, result.iterations, result, ev.gates)
-            for ob in self.observers:
-                ob.step(state.U, info)
-            self.committed = state
             passed = [f for f in frames if f <= state.t * (1 + 1e-12) + 1e-15]
-            for f in passed:
-                U_f = state.U if abs(f - state.t) <= 1e-12 * max(f, 1e-30) else \
-                    hermite(f, t, U_old, G_old, state.t, state.U, ev.G, self.res.V)
-                for ob in self.observers:
-                    ob.frame(U_f, f)
+            with signals_held():
+                self._record(state, info, passed, t, U_old, G_old, ev.G)
             frames = frames[len(passed):]
             last_frame = passed[-1] if passed else last_frame
             if cfg.adaptive:
@@ -270,9 +285,10 @@ class Stepper:
                 dt_natural = min(dt_natural, cfg.dt.initial)
             state.dt = dt_natural
             if passed:
-                self._snapshot(state)
-                for ob in self.observers:
-                    ob.checkpoint(state)
+                with signals_held():
+                    self._snapshot(state)
+                    for ob in self.observers:
+                        ob.checkpoint(state)
             if progress is not None:
                 progress(state.t, t_end, h)
             reason = self.stop_requested()
@@ -283,6 +299,18 @@ class Stepper:
                 return state, "steady state"
         self._final_frame(state, last_frame)
         return state, "completed"
+
+    def _record(self, state: State, info: StepInfo, passed: list[float], t: float, U_old, G_old, G):
+        """Every observer records the accepted step, then the frames it passed (the cubic Hermite
+        interpolant between t and state.t), and the step is committed."""
+        for ob in self.observers:
+            ob.step(state.U, info)
+        self.committed = state
+        for f in passed:
+            U_f = state.U if abs(f - state.t) <= 1e-12 * max(f, 1e-30) else \
+                hermite(f, t, U_old, G_old, state.t, state.U, G, self.res.V)
+            for ob in self.observers:
+                ob.frame(U_f, f)
 
     def _final_frame(self, state: State, last_frame: float | None):
         """Always keep the final state as a frame."""

@@ -403,7 +403,7 @@ def _warnings_to_log():
 class _StopSignals:
     """SIGINT and SIGTERM ask the time loop to stop after its current step (it then checkpoints,
     so a resume continues exactly); a second SIGINT interrupts at once — except while an accepted
-    step is being recorded, which it waits for (solver/loop.py, signals_held). Only in the main
+    step is being recorded, which it waits for (solver/loop.py, recording_step). Only in the main
     thread, where Python delivers signals."""
 
     def __init__(self):
@@ -423,6 +423,10 @@ class _StopSignals:
         import signal
 
         if self.reason is not None and signum == signal.SIGINT:
+            from .solver.loop import is_recording_step
+
+            if is_recording_step():
+                return          # the loop stops right after this step: the first Ctrl-C asked it to
             raise KeyboardInterrupt
         self.reason = signal.Signals(signum).name
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
 import threading
 import time as wallclock
 
@@ -33,22 +32,28 @@ from .state import (Counters, NotConverged, Observer, SimulationError, State, St
 log = logging.getLogger("microdomain.solver")      # rejected steps, at debug level
 
 
+_recording = threading.local()       # per thread: signal handlers run in the main thread
+
+
 @contextlib.contextmanager
-def signals_held():
-    """SIGINT and SIGTERM wait while an accepted step is recorded: every observer records it,
-    the stepper commits it and a checkpoint follows, or none of that happens. A Ctrl-C that
-    came in between (the second, "stop at once" one) would leave running totals a step ahead of
-    the checkpointed state. The signal is delivered as soon as the recording ends; recording
-    takes milliseconds (longer only while a large frame is written). Where signals cannot be
-    masked (not POSIX, not the main thread, which alone receives them) nothing is done."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+def recording_step():
+    """Marks the recording of an accepted step: every observer records it, the stepper commits
+    it, a checkpoint follows. A "stop at once" (the second Ctrl-C, simulation.py) waits for it to
+    end — it would otherwise leave running totals a step ahead of the checkpointed state — and
+    the loop then stops after the step, the first Ctrl-C having asked for that. Recording takes
+    milliseconds (longer only while a large frame is written). Blocking the signals instead
+    (pthread_sigmask) would not do: the kernel hands a process's SIGINT to any thread that does
+    not block it (BLAS, Dask), and Python runs the handler in the main thread at once."""
+    _recording.depth = getattr(_recording, "depth", 0) + 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _recording.depth -= 1
+
+
+def is_recording_step() -> bool:
+    """Whether this thread is recording an accepted step (recording_step)."""
+    return getattr(_recording, "depth", 0) > 0
 
 
 class Stepper:
@@ -266,7 +271,7 @@ class Stepper:
             self._check_ceiling(state.U, state.t)
             info = self._info(state.t, h, result.iterations, result, ev.gates)
             passed = [f for f in frames if f <= state.t * (1 + 1e-12) + 1e-15]
-            with signals_held():
+            with recording_step():
                 self._record(state, info, passed, t, U_old, G_old, ev.G)
             frames = frames[len(passed):]
             last_frame = passed[-1] if passed else last_frame
@@ -285,7 +290,7 @@ class Stepper:
                 dt_natural = min(dt_natural, cfg.dt.initial)
             state.dt = dt_natural
             if passed:
-                with signals_held():
+                with recording_step():
                     self._snapshot(state)
                     for ob in self.observers:
                         ob.checkpoint(state)

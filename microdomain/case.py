@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 
 from . import fluxes as flux_plugins
 from . import limits
-from .errors import MicrodomainError
+from . import edit
+from .errors import CaseError, MicrodomainError, Problem  # noqa: F401  (re-exported: microdomain.case.CaseError)
 from . import reactions as reaction_models
 from .geometry import builders
 from .parameters import buffer_presets, flux_presets
@@ -352,8 +353,6 @@ class Case:
         entries are reached by name (species by ion, buffers, probes, compartments and surfaces
         by name, fluxes by label or model@surface, boundaries by surface) or by index. Raises
         CaseError naming the path given."""
-        from . import edit
-
         raw, where = edit.apply(self.raw, changes, str(self.path))
         try:
             return case_from_dict(raw, str(self.path))
@@ -390,24 +389,6 @@ class Case:
 
 
 # ---------------------------------------------------------------------------------- errors --
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
-
-
-class CaseError(MicrodomainError):
-    """Every problem found in a case file; str() lists them one per line."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
-
 
 def _path(loc: tuple) -> str:
     out = ""

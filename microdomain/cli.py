@@ -7,6 +7,7 @@ option here may take those names.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -130,7 +131,6 @@ class _WarningCount:
     can still say that log.txt holds some."""
 
     def __init__(self):
-        import logging
 
         self.count = 0
         self.shown = _console_level() <= logging.WARNING
@@ -138,19 +138,16 @@ class _WarningCount:
         self.handler.emit = self._emit
 
     def _emit(self, record):
-        import logging
 
         if record.levelno == logging.WARNING:
             self.count += 1
 
     def __enter__(self):
-        import logging
 
         logging.getLogger("microdomain").addHandler(self.handler)
         return self
 
     def __exit__(self, *exc):
-        import logging
 
         logging.getLogger("microdomain").removeHandler(self.handler)
         return False
@@ -385,7 +382,6 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _console_level() -> int:
-    import logging
 
     for h in logging.getLogger("microdomain").handlers:
         if getattr(h, "_microdomain_console", False):
@@ -393,11 +389,23 @@ def _console_level() -> int:
     return logging.WARNING
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """A StreamHandler on whatever sys.stderr is when a record is written, not the one it was
+    made with: a notebook or a test harness that swaps stderr after `main()` must not leave the
+    package logging to a closed stream (as logging's own last-resort handler does)."""
+
+    def __init__(self):
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+
 def _setup_logging(args) -> None:
     """Console: errors by default (a run's warnings — concentration ceiling, NumPy floating-point
     errors — go to log.txt, and the run says how many there were), -v warnings and info, -vv
     debug, or --log-level; log.txt: info, or debug when either asks for it."""
-    import logging
 
     if args.log_level:
         console = getattr(logging, args.log_level)
@@ -407,7 +415,7 @@ def _setup_logging(args) -> None:
     logger = logging.getLogger("microdomain")
     for h in [h for h in logger.handlers if getattr(h, "_microdomain_console", False)]:
         logger.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ConsoleHandler()
     handler.setLevel(console)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler._microdomain_console = True

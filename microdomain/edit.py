@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .case import CaseError, Problem
+from .errors import CaseError, Problem
 
 # how list items are named: the first of these keys an item has (a flux without a label is
 # named model@surface, as in metrics.json and fluxes.csv)

@@ -16,6 +16,7 @@ import importlib.metadata as md
 import logging
 import platform
 import time as wallclock
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -237,7 +238,7 @@ class Simulation:
                 rundir.write_manifest(self._manifest(stepper, Status.RUNNING, "", 0.0, t, started))
             bar = _progress(progress)
             try:
-                with _numpy_warnings_to_log():
+                with _warnings_to_log():
                     U, t, text = stepper.run(case.time.end if t_end is None else t_end,
                                              output_times(case) if frame_times is None
                                              else list(frame_times),
@@ -368,12 +369,16 @@ class _LogFrames(Watcher):
 
 
 @contextlib.contextmanager
-def _numpy_warnings_to_log():
-    """NumPy's floating-point errors (overflow, division by zero, invalid values) during a run go
-    to the log, once per kind, instead of RuntimeWarnings on stderr: the solver judges values
-    itself (a non-finite Newton update rejects the step, negativity and the concentration
-    ceiling are checked and reported with field, place and time), so these add only noise on
-    the console. np.errstate is local to the thread (a context variable)."""
+def _warnings_to_log():
+    """Warnings raised during a run go to the log (log.txt), not to stderr.
+
+    NumPy's floating-point errors (overflow, division by zero, invalid values) are logged once per
+    kind: the solver judges values itself (a non-finite Newton update rejects the step, negativity
+    and the concentration ceiling are checked and reported with field, place and time), so these
+    add only noise on the console. np.errstate is local to the thread (a context variable).
+    Python warnings (`warnings.warn`: a library's RuntimeWarning, a plugin's own warning) are
+    logged with their category and origin, each distinct message once, the way Python's default
+    filter shows them."""
     seen: set[str] = set()
 
     def report(kind: str, flag: int) -> None:
@@ -382,14 +387,24 @@ def _numpy_warnings_to_log():
             log.warning("NumPy floating-point error during the run: %s (first of its kind; the "
                         "solver rejects steps with non-finite values)", kind)
 
-    with np.errstate(divide="call", over="call", invalid="call", call=report):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        key = f"{category.__name__}: {message}"
+        if key not in seen:
+            seen.add(key)
+            log.warning("%s (%s:%d)", key, filename, lineno)
+
+    with np.errstate(divide="call", over="call", invalid="call", call=report), \
+            warnings.catch_warnings():
+        warnings.simplefilter("always")        # `seen` does the once-only, per run
+        warnings.showwarning = show
         yield
 
 
 class _StopSignals:
     """SIGINT and SIGTERM ask the time loop to stop after its current step (it then checkpoints,
-    so a resume continues exactly); a second SIGINT interrupts at once. Only in the main thread,
-    where Python delivers signals."""
+    so a resume continues exactly); a second SIGINT interrupts at once — except while an accepted
+    step is being recorded, which it waits for (solver/loop.py, recording_step). Only in the main
+    thread, where Python delivers signals."""
 
     def __init__(self):
         self.reason = None
@@ -408,6 +423,10 @@ class _StopSignals:
         import signal
 
         if self.reason is not None and signum == signal.SIGINT:
+            from .solver.loop import is_recording_step
+
+            if is_recording_step():
+                return          # the loop stops right after this step: the first Ctrl-C asked it to
             raise KeyboardInterrupt
         self.reason = signal.Signals(signum).name
 

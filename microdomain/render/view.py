@@ -100,14 +100,15 @@ def make_view(run: RunDir, grid, values, scale: Scale, camera: str, facets) -> V
     full = _bounds(grid)
     focus, why = find_focus(run, grid, values, facets)
     roi = hot_region(grid, values, focus, scale, full, run.cylindrical)
+    # a contact geometry records its cleft (two facing patches and the gap): what a picture of
+    # a contact is about, so `auto` zooms on it there, whatever the field's spread
+    cleft = cleft_region(run, focus, full) if camera in ("auto", "cleft") else None
     resolved = camera
     if camera == "auto":
-        resolved = "cleft" if _fraction(roi, full) < 0.5 else "iso"
+        resolved = "cleft" if cleft is not None or _fraction(roi, full) < 0.5 else "iso"
     region, exact = full, False
     if resolved == "cleft":
-        # a contact geometry records its cleft (two facing patches and the gap): zoom on that,
-        # not on the elevated field, which on a contact spreads over the whole mesh
-        cleft = cleft_region(run, focus, full)
+        # on a contact: the cleft, not the elevated field, which spreads over the whole mesh
         if cleft is not None:
             (region, what), exact = cleft, True
             why += f"; {what}"

@@ -11,8 +11,10 @@ time, observers get a checkpoint of the accepted state, from which a run resumes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import threading
 import time as wallclock
 
 import numpy as np
@@ -28,6 +30,30 @@ from .state import (Counters, NotConverged, Observer, SimulationError, State, St
                     reaction_inflow)
 
 log = logging.getLogger("microdomain.solver")      # rejected steps, at debug level
+
+
+_recording = threading.local()       # per thread: signal handlers run in the main thread
+
+
+@contextlib.contextmanager
+def recording_step():
+    """Marks the recording of an accepted step: every observer records it, the stepper commits
+    it, a checkpoint follows. A "stop at once" (the second Ctrl-C, simulation.py) waits for it to
+    end — it would otherwise leave running totals a step ahead of the checkpointed state — and
+    the loop then stops after the step, the first Ctrl-C having asked for that. Recording takes
+    milliseconds (longer only while a large frame is written). Blocking the signals instead
+    (pthread_sigmask) would not do: the kernel hands a process's SIGINT to any thread that does
+    not block it (BLAS, Dask), and Python runs the handler in the main thread at once."""
+    _recording.depth = getattr(_recording, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _recording.depth -= 1
+
+
+def is_recording_step() -> bool:
+    """Whether this thread is recording an accepted step (recording_step)."""
+    return getattr(_recording, "depth", 0) > 0
 
 
 class Stepper:
@@ -244,15 +270,9 @@ class Stepper:
             self.counters.steps += 1
             self._check_ceiling(state.U, state.t)
             info = self._info(state.t, h, result.iterations, result, ev.gates)
-            for ob in self.observers:
-                ob.step(state.U, info)
-            self.committed = state
             passed = [f for f in frames if f <= state.t * (1 + 1e-12) + 1e-15]
-            for f in passed:
-                U_f = state.U if abs(f - state.t) <= 1e-12 * max(f, 1e-30) else \
-                    hermite(f, t, U_old, G_old, state.t, state.U, ev.G, self.res.V)
-                for ob in self.observers:
-                    ob.frame(U_f, f)
+            with recording_step():
+                self._record(state, info, passed, t, U_old, G_old, ev.G)
             frames = frames[len(passed):]
             last_frame = passed[-1] if passed else last_frame
             if cfg.adaptive:
@@ -270,9 +290,10 @@ class Stepper:
                 dt_natural = min(dt_natural, cfg.dt.initial)
             state.dt = dt_natural
             if passed:
-                self._snapshot(state)
-                for ob in self.observers:
-                    ob.checkpoint(state)
+                with recording_step():
+                    self._snapshot(state)
+                    for ob in self.observers:
+                        ob.checkpoint(state)
             if progress is not None:
                 progress(state.t, t_end, h)
             reason = self.stop_requested()
@@ -283,6 +304,18 @@ class Stepper:
                 return state, "steady state"
         self._final_frame(state, last_frame)
         return state, "completed"
+
+    def _record(self, state: State, info: StepInfo, passed: list[float], t: float, U_old, G_old, G):
+        """Every observer records the accepted step, then the frames it passed (the cubic Hermite
+        interpolant between t and state.t), and the step is committed."""
+        for ob in self.observers:
+            ob.step(state.U, info)
+        self.committed = state
+        for f in passed:
+            U_f = state.U if abs(f - state.t) <= 1e-12 * max(f, 1e-30) else \
+                hermite(f, t, U_old, G_old, state.t, state.U, G, self.res.V)
+            for ob in self.observers:
+                ob.frame(U_f, f)
 
     def _final_frame(self, state: State, last_frame: float | None):
         """Always keep the final state as a frame."""

@@ -210,10 +210,13 @@ def _client(jobs: int, client, scheduler: str | None):
     import dask
     from distributed import LocalCluster
 
-    # one running point per worker: a queued task must not wait behind a long one
+    # one running point per worker: a queued task must not wait behind a long one. The
+    # scheduler's HTTP server (health and metrics routes) starts even without a dashboard, on
+    # 8787 unless told otherwise, and warns when another process holds that port, as on a shared
+    # machine: any free port (":0") is as good for a cluster that lives as long as the sweep
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR,
+                               dashboard_address=":0", silence_logs=logging.ERROR,
                                env=dict(BLAS_ENV), preload=["microdomain.sweeps.worker"])
     try:
         with Client(cluster) as c:

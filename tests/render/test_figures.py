@@ -20,7 +20,7 @@ def load(path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def views(run_dir, cameras=("iso", "cleft")):
+def views(run_dir, cameras=("iso", "cleft", "auto")):
     run = RunDir(run_dir)
     grid = run.read(len(run.frames) - 1)
     values = np.asarray(grid.cell_data["Ca"], float)
@@ -49,6 +49,8 @@ def test_cleft_camera_zooms_on_the_cleft_of_every_contact(contact_runs, name, va
     assert extent[normal] <= 12 * gap
     assert extent[normal] < 0.3 * iso[normal] and all(extent[k] < 0.5 * iso[k] for k in lateral)
     assert "cleft" in v["cleft"].note and f"{gap * 1e3:g} nm gap" in v["cleft"].note
+    # `auto` on a contact is the cleft view (docs/rendering.md)
+    assert v["auto"].camera == "cleft" and np.array_equal(v["auto"].region, v["cleft"].region)
     # as docs/rendering.md says: 1.35 × the radius sideways, the gap plus 1.5 × max(gap,
     # 0.3 × radius) on either side across (the mesh's patch radius: its polygon's vertices)
     margin = 1.5 * max(gap, 0.3 * radius)

@@ -73,7 +73,12 @@ def test_the_slurm_example_makes_a_job_script_of_single_threaded_preloaded_worke
     block = re.search(r"```python\n(import microdomain as md\nfrom dask_jobqueue.*?)```", TEXT, re.S).group(1)
     setup = block.split("cluster.scale")[0]
     namespace: dict = {}
-    exec(compile(setup, "docs/sweeps.md", "exec"), namespace)
+    import dask
+
+    # the cluster's scheduler would take the dashboard's default port 8787, and warn (an error
+    # here) when another process on a shared machine holds it: any free port will do
+    with dask.config.set({"jobqueue.slurm.scheduler-options": {"dashboard_address": ":0"}}):
+        exec(compile(setup, "docs/sweeps.md", "exec"), namespace)
     cluster = namespace["cluster"]
     try:
         script = cluster.job_script()

@@ -217,3 +217,23 @@ def test_progress_lines_count_points_and_estimate_the_time_left(tmp_path):
     assert lines[0].startswith("[1/3] total_50uM: completed in ") and "left" in lines[0]
     assert lines[2].startswith("[3/3] total_70uM: completed") and "left" not in lines[2]
     assert np.isfinite(md.open_sweep(tmp_path / "out")["wall_s"]).all()
+
+
+def test_a_local_cluster_starts_when_another_process_holds_port_8787():
+    """The scheduler's HTTP server must not claim the dashboard's default port: on a shared
+    machine another Dask (or anything) may hold it, and the warning is an error in this suite."""
+    import socket
+
+    from microdomain.sweeps.engine import _client
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:
+        pass                    # already held by another process: the condition under test
+    try:
+        with _client(1, None, None) as client:
+            assert client.submit(int, "7").result() == 7
+    finally:
+        holder.close()

@@ -107,3 +107,28 @@ def test_numpy_floating_point_errors_in_a_run_go_to_the_log_not_to_stderr(tmp_pa
     assert log.count("NumPy floating-point error during the run: overflow") == 1
     with pytest.warns(RuntimeWarning):          # outside a run NumPy's own settings hold again
         np.float64(1.0) / np.zeros(1)
+
+
+def test_python_warnings_in_a_run_go_to_the_log_once_each(tmp_path, capsys):
+    import warnings
+
+    import microdomain as md
+
+    class Warns:
+        """An observer that warns every step, as a third-party plugin or library might."""
+
+        def step(self, U, info):
+            warnings.warn("a plugin's own concern", UserWarning)
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    # pytest turns warnings into errors here: a warning escaping the run would fail it
+    sim = md.Simulation(md.case_from_dict(small_case(time={"end": "0.2 ms"}), "t.toml"))
+    res = sim.run(out=tmp_path, observers=[Warns()])
+    assert res.status == md.Status.COMPLETED
+    assert "a plugin's own concern" not in capsys.readouterr().err
+    log = (tmp_path / "log.txt").read_text()
+    assert log.count("UserWarning: a plugin's own concern") == 1
+    with pytest.warns(UserWarning):             # outside a run Python's own filters hold again
+        warnings.warn("after the run", UserWarning)

@@ -174,6 +174,9 @@ class ChannelEvent(_Record):
     amplitude_channels: int = Field(description="most channels open at once")
     channels: list[int] = Field(description="the channels (0-based) open during it")
     # what the event moved and reached (stochastic/events.py); absent in runs of older versions
+    open_at_start: bool | None = Field(None, description="channels were open at t = 0 (drawn from "
+                                       "the stationary distribution): the event began before the run")
+    open_at_end: bool | None = Field(None, description="still going at the run's end")
     amplitude_pA: float | None = Field(None, description="amplitude_channels × the unitary current "
                                        "(the case's, at its `at` concentration)")
     released_amol: float | None = Field(None, description="the cluster's ligand ion moved during "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["run", "flux", "seed", "start_ms", "duration_ms", "amplitude_channels", "amplitude_pA",
-           "n_channels", "released_amol", "peak_current_pA", "window_ms"]
+           "n_channels", "released_amol", "peak_current_pA", "window_ms", "open_at_start", "open_at_end"]
 
 
 def transfer_column(flux: str) -> str:
@@ -32,7 +32,8 @@ def events_table(metrics, run: str = "") -> pd.DataFrame:
                    "duration_ms": e.duration_ms, "amplitude_channels": e.amplitude_channels,
                    "amplitude_pA": e.amplitude_pA, "n_channels": len(e.channels),
                    "released_amol": e.released_amol, "peak_current_pA": e.peak_current_pA,
-                   "window_ms": e.window_ms}
+                   "window_ms": e.window_ms, "open_at_start": e.open_at_start,
+                   "open_at_end": e.open_at_end}
             row.update({transfer_column(f): v for f, v in (e.transfer_amol or {}).items()})
             row.update({peak_column(s): v for s, v in (e.peak_uM or {}).items()})
             rows.append(row)
@@ -42,7 +43,8 @@ def events_table(metrics, run: str = "") -> pd.DataFrame:
             df[col] = pd.Series(dtype=object if col in ("run", "flux") else float)
     rest = [c for c in df.columns if c not in COLUMNS]
     return df[COLUMNS + rest].astype({c: float for c in COLUMNS[3:] if c not in
-                                      ("amplitude_channels", "n_channels")})
+                                      ("amplitude_channels", "n_channels", "open_at_start",
+                                       "open_at_end")})
 
 
 def ensemble_events(run_dirs) -> pd.DataFrame:

@@ -16,7 +16,9 @@ event, in the units metrics.json gives them:
   lags, and the per-event sums add up to the run's totals (resting uptake between events
   included: it is not separable from the event's without a baseline run);
 - `peak_uM`: per named surface, the highest [ligand ion] in the cells next to it at the event's
-  start and at the end of every step during it.
+  start and at the end of every step during it;
+- `open_at_start`, `open_at_end`: the event was going on when the run began (channels drawn
+  open at t = 0) or when it ended — its duration and amounts are then cut by the run (censored).
 
 The ledger's running values are what the report holds, so a resumed run rebuilds it from the
 checkpoint's metrics.
@@ -49,22 +51,24 @@ class EventLedger:
         row = self.ion_rows[ion]
         return {s: float(U[row, cells].max()) for s, cells in self.surface_cells.items()}
 
-    def _begin(self, name: str, U, t: float) -> None:
-        self.events[name].append({"start_ms": t, "released_amol": 0.0, "peak_current_pA": 0.0,
-                                  "transfer_amol": {}, "peak_uM": self._peaks(U, self.ion[name])})
+    def _begin(self, name: str, U, t: float, at_start: bool = False) -> None:
+        self.events[name].append({"start_ms": t, "open_at_start": at_start, "released_amol": 0.0,
+                                  "peak_current_pA": 0.0, "transfer_amol": {},
+                                  "peak_uM": self._peaks(U, self.ion[name])})
 
     def start(self, U, t: float) -> None:
         for g in self.engine.groups:
             self.open[g.name] = g.n_open
-            if g.n_open > 0:
-                self._begin(g.name, U, t)
+            if g.n_open > 0:            # drawn open: the event began before the run
+                self._begin(g.name, U, t, at_start=True)
 
     def resume(self, U, t: float, saved_channels: dict) -> None:
         """The events so far from a checkpoint's metrics report (`channels.<flux>.events`)."""
         for g in self.engine.groups:
             self.open[g.name] = g.n_open
             self.events[g.name] = [
-                {"start_ms": e["start_ms"], "released_amol": e["released_amol"],
+                {"start_ms": e["start_ms"], "open_at_start": e["open_at_start"],
+                 "released_amol": e["released_amol"],
                  "peak_current_pA": e["peak_current_pA"], "transfer_amol": dict(e["transfer_amol"]),
                  "peak_uM": dict(e["peak_uM"])}
                 for e in saved_channels.get(g.name, {}).get("events", [])]
@@ -99,8 +103,10 @@ class EventLedger:
                                    f"log but {len(mine)} in the metrics' ledger")
             cluster["unitary_current_pA"] = self.unitary_pA[name]
             for k, (ev, acc) in enumerate(zip(cluster["events"], mine)):
-                end = mine[k + 1]["start_ms"] if k + 1 < len(mine) else t
-                ev.update(amplitude_pA=ev["amplitude_channels"] * self.unitary_pA[name],
+                last = k + 1 == len(mine)
+                end = t if last else mine[k + 1]["start_ms"]
+                ev.update(open_at_start=acc["open_at_start"], open_at_end=last and self.open[name] > 0,
+                          amplitude_pA=ev["amplitude_channels"] * self.unitary_pA[name],
                           released_amol=acc["released_amol"], peak_current_pA=acc["peak_current_pA"],
                           window_ms=end - acc["start_ms"], transfer_amol=dict(acc["transfer_amol"]),
                           peak_uM=dict(acc["peak_uM"]))

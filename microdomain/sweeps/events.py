@@ -95,9 +95,13 @@ def mean_interval(values: np.ndarray, run_of_value: np.ndarray, runs: list[str]
 
 
 def summarise(events: pd.DataFrame, runs: list[str], what: dict[str, tuple[str, str]]) -> dict:
-    """One group's distributions: n_runs (finished runs, with or without events), n_events and,
-    per quantity, unit, source column, n, mean, std, the interval, bin_edges and counts."""
-    out = {"n_runs": len(runs), "n_events": int(len(events)), "quantities": {}}
+    """One group's distributions: n_runs (finished runs, with or without events), n_events, how
+    many of them were going on at the run's start and at its end, and, per quantity, unit, source column, n, mean, std, the interval, bin_edges and counts."""
+    out = {"n_runs": len(runs), "n_events": int(len(events)),
+           # censored by the run: their durations and amounts are cut short
+           "n_open_at_start": int(events.get("open_at_start", pd.Series(dtype=bool)).fillna(False).sum()),
+           "n_open_at_end": int(events.get("open_at_end", pd.Series(dtype=bool)).fillna(False).sum()),
+           "quantities": {}}
     for name, (col, unit) in what.items():
         if col not in events:
             continue

@@ -90,6 +90,13 @@ def test_resume_continues_the_same_random_stream(seed1, tmp_path):
     a, b = res.channel_events, seed1.channel_events
     assert list(a.channel) == list(b.channel)
     np.testing.assert_allclose(a[["open_ms", "close_ms"]], b[["open_ms", "close_ms"]], rtol=1e-9)
+    # the per-event ledger carried through the checkpoint: the same events, their amounts to
+    # the time tolerance (a resumed run takes other steps)
+    a, b = res.cluster_events, seed1.cluster_events
+    assert len(a) == len(b) >= 2
+    np.testing.assert_allclose(a[["start_ms", "duration_ms"]], b[["start_ms", "duration_ms"]], rtol=1e-9)
+    np.testing.assert_allclose(a[["released_amol", "transfer_ip3r_amol", "peak_er_membrane_uM"]],
+                               b[["released_amol", "transfer_ip3r_amol", "peak_er_membrane_uM"]], rtol=1e-2)
 
 
 @pytest.mark.parametrize("change, path", [
@@ -153,3 +160,29 @@ def test_ensemble_events_gathers_every_run_s_events(seed1, tmp_path):
     row = ev.iloc[0]
     assert (row.flux, row.start_ms, row.duration_ms, row.amplitude_channels, row.n_channels) == \
         ("ip3r", first.start_ms, first.duration_ms, first.amplitude_channels, len(first.channels))
+
+
+def test_each_event_s_release_transfer_and_peaks(seed1):
+    """Per event (stochastic/events.py): the releases add up to the run's, each flux's window
+    amounts add up to what it moved from the first event on, no event's peak passes the run's."""
+    m = seed1.metrics
+    ch = m.channels["ip3r"]
+    assert ch.unitary_current_pA == pytest.approx(0.15)
+    ev = seed1.cluster_events
+    assert len(ev) == len(ch.events) >= 2
+    total = m.fluxes["ip3r"]["Ca"].amount_amol
+    assert ev["released_amol"].sum() == pytest.approx(total, rel=1e-12)
+    assert (ev["released_amol"] > 0).all()
+    # the cluster moves nothing between events: its window amount is its release
+    np.testing.assert_allclose(ev["transfer_ip3r_amol"], ev["released_amol"], rtol=1e-12)
+    # windows tile the run from the first event's start to its end
+    assert ev["window_ms"].sum() == pytest.approx(20.0 - ev["start_ms"].iloc[0], rel=1e-12)
+    np.testing.assert_allclose(ev["start_ms"].iloc[1:], (ev["start_ms"] + ev["window_ms"]).iloc[:-1],
+                               rtol=1e-12)
+    assert (ev["amplitude_pA"] == 0.15 * ev["amplitude_channels"]).all()
+    # the actual current: at most the nominal (the ER side depletes, the cytosol rises)
+    assert (ev["peak_current_pA"] <= ev["amplitude_pA"] * (1 + 1e-9)).all()
+    assert (ev["peak_current_pA"] > 0.5 * 0.15).all()
+    for s, per_ion in m.surfaces.items():
+        assert ev[f"peak_{s}_uM"].max() <= per_ion["Ca"].peak_uM * (1 + 1e-12)
+

@@ -186,3 +186,41 @@ def test_each_event_s_release_transfer_and_peaks(seed1):
     for s, per_ion in m.surfaces.items():
         assert ev[f"peak_{s}_uM"].max() <= per_ion["Ca"].peak_uM * (1 + 1e-12)
 
+
+
+def ip3_species_case(seed=1, ip3="10 uM", end="20 ms"):
+    """cluster_case with [IP3] read from a species (uniform, nothing makes or removes it)."""
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**{k: v for k, v in CLUSTER["params"].items()
+                                                        if k != "ip3"}, "ip3_species": "IP3"}}],
+                     stochastic={"seed": seed},
+                     time={"end": end, "dt": {"initial": "1 us", "max": "0.5 ms"}},
+                     output={"every": "5 ms"})
+    raw["species"][0]["initial"]["cytosol"] = "0.3 uM"
+    raw["species"].append({"name": "IP3", "in": "cytosol", "D": "280 um**2/s", "initial": ip3})
+    return case_from_dict(raw, "cluster.toml")
+
+
+def test_ip3_read_from_a_species(seed1):
+    """A uniform IP3 species at the fixed value gives the fixed-value run's events; none at 0."""
+    res = md.Simulation(ip3_species_case(1)).run()
+    a, b = res.channel_events, seed1.channel_events
+    assert list(a.channel) == list(b.channel)
+    np.testing.assert_allclose(a[["open_ms", "close_ms"]], b[["open_ms", "close_ms"]], rtol=1e-9)
+    none = md.Simulation(ip3_species_case(1, ip3="0 uM", end="5 ms")).run()
+    assert none.metrics.channels["ip3r"].openings == 0      # the m gates cannot open
+
+
+def test_ip3_species_must_exist_and_not_double_the_fixed_value():
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**CLUSTER["params"], "ip3_species": "IP3"}}],
+                     stochastic={"seed": 1})
+    with pytest.raises(CaseError) as err:
+        case_from_dict(raw, "cluster.toml")
+    assert [p.path for p in err.value.problems] == ["fluxes[0].params"]
+    assert "not both" in str(err.value)
+    params = {k: v for k, v in CLUSTER["params"].items() if k != "ip3"}
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**params, "ip3_species": "IP4"}}],
+                     stochastic={"seed": 1})
+    with pytest.raises(CaseError) as err:
+        md.Simulation(case_from_dict(raw, "cluster.toml"))
+    assert [p.path for p in err.value.problems] == ["fluxes[0].params.ip3_species"]
+    assert "'IP4'" in str(err.value)

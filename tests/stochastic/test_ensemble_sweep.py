@@ -61,6 +61,7 @@ def puff_numbers(out: Path) -> dict:
             "runs_with_events": ev["point"].nunique(),
             "open_at_start": int(ev["open_at_start"].sum()), "open_at_end": int(ev["open_at_end"].sum()),
             "in_range": int(ev["amplitude_pA"].between(low, high).sum()),
+            "current_in_range": int(ev["peak_current_pA"].between(low, high).sum()),
             "amplitudes": ev["amplitude_channels"].value_counts().sort_index().to_dict(),
             "max_channels": int(ev["n_channels"].max()) if len(ev) else 0}
 
@@ -108,7 +109,7 @@ def test_the_small_ensemble_s_puff_numbers(small):
     """docs/stochastic.md, 'Against published puffs': the default CI's variant."""
     n = puff_numbers(small)
     assert n == {"runs": 5, "events": 2, "runs_with_events": 2, "open_at_start": 2, "open_at_end": 2,
-                 "in_range": 0, "amplitudes": {2: 2}, "max_channels": 2}
+                 "in_range": 0, "current_in_range": 0, "amplitudes": {2: 2}, "max_channels": 2}
 
 
 @pytest.mark.slow
@@ -118,5 +119,16 @@ def test_full_ensemble_numbers(tmp_path):
     out = run_ensemble(tmp_path)
     group = check_tables(out)
     n = puff_numbers(out)
-    assert n == {}
-    assert group == {}
+    assert n == {"runs": 20, "events": 12, "runs_with_events": 10, "open_at_start": 9,
+                 "open_at_end": 9, "in_range": 5, "current_in_range": 1,
+                 "amplitudes": {1: 2, 2: 5, 3: 2, 4: 2, 5: 1}, "max_channels": 5}
+    q = group["quantities"]
+    ev = pd.read_csv(out / "events.csv")
+    assert (ev["duration_ms"] == 10.0).sum() == 8                   # 8 of 12 last the whole run
+    assert q["amplitude_pA"]["mean"] == pytest.approx(0.39, abs=0.005)
+    for name, (mean, low, high) in {"released_amol": (0.00717, 0.00460, 0.0108),
+                                    "matrix_uptake_amol": (1.35e-6, 7.26e-7, 2.35e-6),
+                                    "omm_peak_uM": (36.5, 31.8, 43.4),
+                                    "peak_current_pA": (0.262, 0.220, 0.319)}.items():
+        got = (q[name]["mean"], q[name]["ci95_low"], q[name]["ci95_high"])
+        np.testing.assert_allclose(got, (mean, low, high), rtol=5e-3, err_msg=name)

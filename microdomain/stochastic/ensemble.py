@@ -26,7 +26,7 @@ def events_table(metrics, run: str = "") -> pd.DataFrame:
     window) and per surface `peak_<surface>_uM` (the highest [ligand ion] next to it during the
     event); NaN where the metrics predate these (docs/run-directory.md)."""
     rows = []
-    for flux, cluster in (metrics.channels or {}).items():
+    for flux, cluster in (getattr(metrics, "channels", None) or {}).items():
         for e in cluster.events:
             row = {"run": run, "flux": flux, "seed": cluster.seed, "start_ms": e.start_ms,
                    "duration_ms": e.duration_ms, "amplitude_channels": e.amplitude_channels,
@@ -55,8 +55,4 @@ def ensemble_events(run_dirs) -> pd.DataFrame:
 
     tables = [events_table(RunDirectory(path).metrics(), str(Path(path))) for path in run_dirs]
     tables = [t for t in tables if len(t)]
-    return pd.concat(tables, ignore_index=True) if tables else events_table(_NoChannels())
-
-
-class _NoChannels:
-    channels = None
+    return pd.concat(tables, ignore_index=True) if tables else events_table(None)

@@ -119,7 +119,7 @@ def test_full_ensemble_numbers(tmp_path):
     out = run_ensemble(tmp_path)
     group = check_tables(out)
     n = puff_numbers(out)
-    assert n == {"runs": 20, "events": 12, "runs_with_events": 10, "open_at_start": 9,
+    assert n == {"runs": 20, "events": 12, "runs_with_events": 9, "open_at_start": 9,
                  "open_at_end": 9, "in_range": 5, "current_in_range": 1,
                  "amplitudes": {1: 2, 2: 5, 3: 2, 4: 2, 5: 1}, "max_channels": 5}
     q = group["quantities"]

@@ -124,7 +124,7 @@ def test_full_ensemble_numbers(tmp_path):
                  "amplitudes": {1: 2, 2: 5, 3: 2, 4: 2, 5: 1}, "max_channels": 5}
     q = group["quantities"]
     ev = pd.read_csv(out / "events.csv")
-    assert (ev["duration_ms"] == 10.0).sum() == 8                   # 8 of 12 last the whole run
+    assert (ev["duration_ms"] == 10.0).sum() == 7                   # 7 of 12 last the whole run
     assert q["amplitude_pA"]["mean"] == pytest.approx(0.39, abs=0.005)
     for name, (mean, low, high) in {"released_amol": (0.00717, 0.00460, 0.0108),
                                     "matrix_uptake_amol": (1.35e-6, 7.26e-7, 2.35e-6),

@@ -279,12 +279,16 @@ class Metrics:
         self.gates = {b: {g: np.asarray(v, float) for g, v in gs.items()}
                       for b, gs in saved.get("gates", {}).items()}
         self.t = t
+        if self.ledger is not None:
+            self.ledger.resume(U, t, m.get("channels") or {})
 
     def start(self, system: System, U, t):
         self._setup(system)
         self.initial_amount = {ion: self.amount(U, ion) for ion in self.ion_rows}
         self.t = t
         self._update_peaks(U, t)
+        if self.ledger is not None:
+            self.ledger.start(U, t)
 
     def _setup(self, system: System):
         self.sys = system
@@ -305,6 +309,11 @@ class Metrics:
         self.flux_totals: dict[str, dict[str, float]] = {b.name: {} for b in system.bindings}
         self.gates = initial_gates(system, system.initial)
         self.steady = None          # steady rates, after a direct steady solve
+        self.ledger = None          # per-event amounts and peaks of the stochastic clusters
+        if self.channels is not None:
+            from .stochastic.events import EventLedger
+
+            self.ledger = EventLedger(self.channels, system, self.ion_rows, self.surface_cells)
 
     def amount(self, U, ion) -> float:
         """Total ion, free and bound, in µM·µm³ (physical volume)."""
@@ -333,6 +342,8 @@ class Metrics:
         for name, per_ion in info.flux_amounts.items():
             for ion, amount in per_ion.items():
                 self.flux_totals[name][ion] = self.flux_totals[name].get(ion, 0.0) + amount
+        if self.ledger is not None:
+            self.ledger.step(U, info.t, info.dt, info.flux_amounts)
 
     def report(self, U, t) -> dict:
         d = self.sys.domain
@@ -365,7 +376,8 @@ class Metrics:
         out = {"time_ms": t, "compartments": comps, "surfaces": surfs, "fluxes": fluxes,
                "gates": gates, "mass_balance": balance}
         if self.channels is not None:
-            out["channels"] = self.channels.summary(t)     # stochastic clusters' events
+            # stochastic clusters' events, with what each moved and reached
+            out["channels"] = self.ledger.report(self.channels.summary(t), t)
         if self.steady is not None:
             # a direct steady solve integrates nothing in time: its balance is of rates
             out["steady"] = self._steady_report()

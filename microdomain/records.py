@@ -173,6 +173,22 @@ class ChannelEvent(_Record):
     duration_ms: float = Field(description="to the run's end for an event still going on")
     amplitude_channels: int = Field(description="most channels open at once")
     channels: list[int] = Field(description="the channels (0-based) open during it")
+    # what the event moved and reached (stochastic/events.py); absent in runs of older versions
+    open_at_start: bool | None = Field(None, description="channels were open at t = 0 (drawn from "
+                                       "the stationary distribution): the event began before the run")
+    open_at_end: bool | None = Field(None, description="still going at the run's end")
+    amplitude_pA: float | None = Field(None, description="amplitude_channels × the unitary current "
+                                       "(the case's, at its `at` concentration)")
+    released_amol: float | None = Field(None, description="the cluster's ligand ion moved during "
+                                        "the event: its current integrated over the event")
+    peak_current_pA: float | None = Field(None, description="the largest step-mean current of the "
+                                          "cluster during the event")
+    window_ms: float | None = Field(None, description="from the event's start to the next event's "
+                                    "start, or to the run's end for the last")
+    transfer_amol: dict[str, float] | None = Field(None, description="flux → the ligand ion it "
+                                                   "moved over the window")
+    peak_uM: dict[str, float] | None = Field(None, description="surface → the highest [ligand ion] "
+                                             "in the cells next to it during the event")
 
 
 class ChannelCluster(_Record):
@@ -185,6 +201,8 @@ class ChannelCluster(_Record):
                                        "fired transition (docs/stochastic.md)")
     n_events: int = Field(description="cluster events (intervals with a channel open)")
     max_amplitude_channels: int = Field(description="most channels open at once (0: none opened)")
+    unitary_current_pA: float | None = Field(None, description="one open channel's current of the "
+                                             "ligand ion at the case's `at` concentration")
     events: list[ChannelEvent]
 
 

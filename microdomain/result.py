@@ -39,6 +39,16 @@ class Result:
         return self._channel_events
 
     @property
+    def cluster_events(self) -> pd.DataFrame:
+        """Stochastic clusters: one row per event (a maximal interval with a channel of the
+        cluster open) with its amplitude, duration, channels, the Ca²⁺ it released, what every
+        flux moved over its window and the peak next to every surface (stochastic/ensemble.py
+        `events_table`; docs/run-directory.md); empty for a deterministic run."""
+        from .stochastic.ensemble import events_table
+
+        return events_table(self.metrics, str(self.path or ""))
+
+    @property
     def channel_counts(self) -> pd.DataFrame:
         """Stochastic clusters: flux, time_ms, open — the number of channels open from time_ms
         on, at t = 0 and at every change; empty for a deterministic run."""

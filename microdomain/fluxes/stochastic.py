@@ -10,7 +10,9 @@ between steps by the run's MarkovEngine (solver/loop.py), never inside a step.
 
 What a channel's rates read: [Ca²⁺] = the free concentration of `ligand_ion` in the cell on the
 `senses` side of its face (the cytosolic mouth of a release channel: "to"), a cell value, not
-the membrane face value; [IP3] = the parameter `ip3` (held fixed over the run).
+the membrane face value; [IP3] = the parameter `ip3` (held fixed over the run), or with
+`ip3_species` the free concentration of that species in the same cell (it can diffuse, be made
+and removed by the case's reactions).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from .channels import ClusterParams, LinearChannelCluster
 class StochasticClusterParams(ClusterParams):
     scheme: str                                    # a preset of microdomain/stochastic/schemes.py
     rates: dict[str, Any] = {}                     # its rate parameters, with units (custom: the scheme)
-    ip3: Concentration | None = Field(None, ge=0)  # [IP3] for schemes that read it
+    ip3: Concentration | None = Field(None, ge=0)  # [IP3] for schemes that read it, fixed
+    ip3_species: str | None = None                 # or: a species whose free [ ] the channels read
     senses: Literal["to", "from"] = "to"           # the side whose cell gives [Ca2+] at the mouth
     ligand_ion: str = "Ca"                         # the ion read as the ligand "Ca"
 
@@ -42,8 +45,11 @@ class StochasticClusterParams(ClusterParams):
         except ValidationError as exc:
             where = "; ".join(f"{'.'.join(['rates', *map(str, e['loc'])])}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"scheme {self.scheme!r}: {where}") from None
-        if "IP3" in scheme.ligands and self.ip3 is None:
-            raise ValueError(f"scheme {self.scheme!r} reads [IP3]: give ip3, e.g. ip3 = \"1 uM\"")
+        if self.ip3 is not None and self.ip3_species is not None:
+            raise ValueError("give ip3 (a fixed concentration) or ip3_species (a species), not both")
+        if "IP3" in scheme.ligands and self.ip3 is None and self.ip3_species is None:
+            raise ValueError(f"scheme {self.scheme!r} reads [IP3]: give ip3, e.g. ip3 = \"1 uM\", "
+                             "or ip3_species, a species of the case")
         return self
 
 
@@ -71,8 +77,11 @@ class StochasticCluster(LinearChannelCluster):
         self.open_per_face = np.bincount(self.channel_face[conducting], minlength=self.open_per_face.size
                                          ).astype(float)
 
-    def ligands(self, c_mouth: np.ndarray) -> list[dict]:
-        """Per channel, what its rates read, from the [Ca²⁺] per channel at its mouth."""
+    def ligands(self, c_mouth: np.ndarray, ip3_mouth: np.ndarray | None = None) -> list[dict]:
+        """Per channel, what its rates read: the [Ca²⁺] at its mouth, and [IP3] — the fixed
+        `ip3`, or `ip3_mouth` (the species `ip3_species` in the same cell)."""
+        if ip3_mouth is not None:
+            return [{"Ca": float(c), "IP3": float(max(i, 0.0))} for c, i in zip(c_mouth, ip3_mouth)]
         ip3 = self.params.ip3
         return [{"Ca": float(c), "IP3": ip3} if ip3 is not None else {"Ca": float(c)}
                 for c in c_mouth]

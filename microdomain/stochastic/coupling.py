@@ -12,10 +12,15 @@ def side_problems(system) -> list[tuple[str, str]]:
     """(case path, message) for each stochastic cluster whose channels would read [Ca²⁺] outside
     the mesh (the `senses` side of a wall): checked when the case is built."""
     names = [f.name for f in system.case.fluxes]
+    rows = system.free_ion_index()
     out = []
     for b in system.bindings:
         if getattr(b.model, "stochastic", False):
             p = b.model.params
+            if p.ip3_species is not None and p.ip3_species not in rows:
+                out.append((f"fluxes[{names.index(b.name)}].params.ip3_species",
+                            f"flux {b.name!r}: no free species {p.ip3_species!r} for its channels to "
+                            f"read [IP3] from; species: {', '.join(rows)}"))
             side = b.tgt if p.senses == "to" else b.src
             if np.any(side[b.model.channel_face] < 0):
                 out.append((f"fluxes[{names.index(b.name)}].params.senses",
@@ -29,7 +34,7 @@ class Coupling:
         case = system.case
         self.bindings = bindings
         rows = system.free_ion_index()
-        self.rows, self.cells = [], []
+        self.rows, self.cells, self.ip3_rows = [], [], []
         for b in bindings:
             p = b.model.params
             side = b.tgt if p.senses == "to" else b.src
@@ -38,6 +43,7 @@ class Coupling:
                 raise ValueError(f"flux {b.name!r}: its channels read [{p.ligand_ion}] on the "
                                  f"{p.senses!r} side, which is outside the mesh; set senses")
             self.rows.append(rows[p.ligand_ion])
+            self.ip3_rows.append(rows[p.ip3_species] if p.ip3_species is not None else None)
             self.cells.append(cells)
         spec = case.stochastic
         self.engine = MarkovEngine([(b.name, b.model.scheme, b.model.params.channels) for b in bindings],
@@ -49,7 +55,8 @@ class Coupling:
         return cls(system, bindings) if bindings else None
 
     def ligands(self, U: np.ndarray) -> list[list[dict]]:
-        return [b.model.ligands(U[row, cells]) for b, row, cells in zip(self.bindings, self.rows, self.cells)]
+        return [b.model.ligands(U[row, cells], None if ip3 is None else U[ip3, cells])
+                for b, row, ip3, cells in zip(self.bindings, self.rows, self.ip3_rows, self.cells)]
 
     def _apply(self) -> None:
         for b, g in zip(self.bindings, self.engine.groups):

@@ -2,7 +2,8 @@
 
 One figure per parameter, one panel per metric (and ratio): finished points only. In a grid,
 the other parameters are held by colour (one line per combination); an ensemble shows the mean
-with its 95 % confidence interval per design point, the seeds as faint dots.
+with its 95 % confidence interval per design point, the seeds as faint dots, and, for stochastic
+clusters, the histograms of its events' quantities (events_<flux>.png, from event_summary.json).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..render import RenderError, _figure, _font_scale, parse_size
+from .events import EVENT_SUMMARY_JSON, read_event_summary
 from .summary import open_sweep
 
 FINISHED = ("completed", "steady state")
@@ -73,7 +75,47 @@ def plot_sweep(sweep_dir, out=None, size=(1024, 768), dpi: float = 100.0):
                 else out_file.with_name(f"{out_file.stem}_{_safe(x)}{out_file.suffix}"))
         save_figure(fig, path)
         result.paths.append(path)
+    if (sweep_dir / EVENT_SUMMARY_JSON).is_file():
+        for fig, flux in _event_histograms(read_event_summary(sweep_dir), df.attrs["name"], size, dpi):
+            stem = f"events_{_safe(str(flux))}"
+            path = (out_dir / f"{stem}.png" if out_file is None
+                    else out_file.with_name(f"{out_file.stem}_{stem}{out_file.suffix}"))
+            save_figure(fig, path)
+            result.paths.append(path)
     return result
+
+
+def _event_histograms(doc: dict, name: str, size, dpi):
+    """Per design point and cluster of an ensemble's event_summary.json: one panel per per-event
+    quantity, its histogram with the mean (line) and the 95 % interval (band)."""
+    import matplotlib
+
+    fs = 10.5 * _font_scale(size)
+    for group in doc["groups"]:
+        found = {q: s for q, s in group["quantities"].items() if s["counts"]}
+        if not found:
+            continue
+        fig = _figure(size, dpi)
+        with matplotlib.rc_context({"font.size": fs}):
+            cols = 2 if len(found) > 1 else 1
+            axes = fig.subplots(math.ceil(len(found) / cols), cols, squeeze=False).ravel()
+            for ax, (q, s) in zip(axes, found.items()):
+                edges = np.asarray(s["bin_edges"], float)
+                ax.stairs(s["counts"], edges, fill=True, alpha=0.5, color="C0")
+                ax.axvline(s["mean"], color="C3", lw=1.4)
+                if np.isfinite(s["ci95_low"]):
+                    ax.axvspan(s["ci95_low"], s["ci95_high"], color="C3", alpha=0.15, lw=0)
+                ax.set_xlabel(f"{q} ({s['unit']})")
+                ax.set_ylabel("events")
+                ax.grid(True, alpha=0.3)
+            for ax in axes[len(found):]:
+                ax.set_visible(False)
+            where = ", ".join(f"{k} = {v}" for k, v in group["parameters"].items())
+            fig.suptitle(f"{name}: {group['flux']} events ({group['n_events']} in {group['n_runs']} "
+                         f"runs{'; ' + where if where else ''}); mean and 95 % interval in red",
+                         fontsize=1.1 * fs, weight="bold")
+            fig.tight_layout(rect=(0, 0, 1, 0.95))
+        yield fig, group["flux"] if not where else f"{group['flux']}_{where}"
 
 
 def _panel(ax, done, x, m, others, seeded, units):

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .events import FILES as EVENT_FILES, write_event_tables
+
 SWEEP_JSON = "sweep.json"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_PARQUET = "summary.parquet"
@@ -31,6 +33,7 @@ FILES = {
                   "and 95 % confidence interval of the mean",
     ENSEMBLE_PARQUET: "the same table in Parquet",
 }
+FILES.update(EVENT_FILES)
 
 # the columns after the parameters (and `seed`), then the metrics and ratios
 STATUS_COLUMNS = ["status", "message"]
@@ -152,6 +155,9 @@ def write_tables(plan, rows: dict[str, dict], out: Path) -> pd.DataFrame:
     _write(df, out / SUMMARY_CSV, out / SUMMARY_PARQUET)
     if plan.spec.seeds:
         _write(ensemble(df, plan), out / ENSEMBLE_CSV, out / ENSEMBLE_PARQUET)
+        design = {"seeds": plan.spec.seeds, "metrics": dict(plan.spec.metrics),
+                  "parameters": [{"column": p.column} for p in plan.parameters]}
+        write_event_tables(df, design, out, _atomic)
     return df
 
 

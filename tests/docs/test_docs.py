@@ -50,7 +50,8 @@ def test_run_directory_md_names_every_file_key_and_status(api_session):
         for key in model.model_fields:
             assert f"`{key}`" in text, f"manifest key {key}"
     for model in (records.Metrics, records.CompartmentIon, records.SurfaceIon, records.FluxAmount,
-                  records.GateStats, records.MassBalance, records.SteadyFlow, records.SteadyBalance):
+                  records.GateStats, records.MassBalance, records.SteadyFlow, records.SteadyBalance,
+                  records.ChannelCluster, records.ChannelEvent):
         for key in model.model_fields:
             assert key in text, f"metrics key {key}"
     for status in md.Status:

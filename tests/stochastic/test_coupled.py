@@ -90,6 +90,13 @@ def test_resume_continues_the_same_random_stream(seed1, tmp_path):
     a, b = res.channel_events, seed1.channel_events
     assert list(a.channel) == list(b.channel)
     np.testing.assert_allclose(a[["open_ms", "close_ms"]], b[["open_ms", "close_ms"]], rtol=1e-9)
+    # the per-event ledger carried through the checkpoint: the same events, their amounts to
+    # the time tolerance (a resumed run takes other steps)
+    a, b = res.cluster_events, seed1.cluster_events
+    assert len(a) == len(b) >= 2
+    np.testing.assert_allclose(a[["start_ms", "duration_ms"]], b[["start_ms", "duration_ms"]], rtol=1e-9)
+    np.testing.assert_allclose(a[["released_amol", "transfer_ip3r_amol", "peak_er_membrane_uM"]],
+                               b[["released_amol", "transfer_ip3r_amol", "peak_er_membrane_uM"]], rtol=1e-2)
 
 
 @pytest.mark.parametrize("change, path", [
@@ -153,3 +160,67 @@ def test_ensemble_events_gathers_every_run_s_events(seed1, tmp_path):
     row = ev.iloc[0]
     assert (row.flux, row.start_ms, row.duration_ms, row.amplitude_channels, row.n_channels) == \
         ("ip3r", first.start_ms, first.duration_ms, first.amplitude_channels, len(first.channels))
+
+
+def test_each_event_s_release_transfer_and_peaks(seed1):
+    """Per event (stochastic/events.py): the releases add up to the run's, each flux's window
+    amounts add up to what it moved from the first event on, no event's peak passes the run's."""
+    m = seed1.metrics
+    ch = m.channels["ip3r"]
+    assert ch.unitary_current_pA == pytest.approx(0.15)
+    ev = seed1.cluster_events
+    assert len(ev) == len(ch.events) >= 2
+    total = m.fluxes["ip3r"]["Ca"].amount_amol
+    assert ev["released_amol"].sum() == pytest.approx(total, rel=1e-12)
+    assert (ev["released_amol"] > 0).all()
+    # the cluster moves nothing between events: its window amount is its release
+    np.testing.assert_allclose(ev["transfer_ip3r_amol"], ev["released_amol"], rtol=1e-12)
+    # windows tile the run from the first event's start to its end
+    assert ev["window_ms"].sum() == pytest.approx(20.0 - ev["start_ms"].iloc[0], rel=1e-12)
+    np.testing.assert_allclose(ev["start_ms"].iloc[1:], (ev["start_ms"] + ev["window_ms"]).iloc[:-1],
+                               rtol=1e-12)
+    assert (ev["amplitude_pA"] == 0.15 * ev["amplitude_channels"]).all()
+    # the actual current: at most the nominal (the ER side depletes, the cytosol rises)
+    assert (ev["peak_current_pA"] <= ev["amplitude_pA"] * (1 + 1e-9)).all()
+    assert (ev["peak_current_pA"] > 0.5 * 0.15).all()
+    for s, per_ion in m.surfaces.items():
+        assert ev[f"peak_{s}_uM"].max() <= per_ion["Ca"].peak_uM * (1 + 1e-12)
+
+
+
+def ip3_species_case(seed=1, ip3="10 uM", end="20 ms"):
+    """cluster_case with [IP3] read from a species (uniform, nothing makes or removes it)."""
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**{k: v for k, v in CLUSTER["params"].items()
+                                                        if k != "ip3"}, "ip3_species": "IP3"}}],
+                     stochastic={"seed": seed},
+                     time={"end": end, "dt": {"initial": "1 us", "max": "0.5 ms"}},
+                     output={"every": "5 ms"})
+    raw["species"][0]["initial"]["cytosol"] = "0.3 uM"
+    raw["species"].append({"name": "IP3", "in": "cytosol", "D": "280 um**2/s", "initial": ip3})
+    return case_from_dict(raw, "cluster.toml")
+
+
+def test_ip3_read_from_a_species(seed1):
+    """A uniform IP3 species at the fixed value gives the fixed-value run's events; none at 0."""
+    res = md.Simulation(ip3_species_case(1)).run()
+    a, b = res.channel_events, seed1.channel_events
+    assert list(a.channel) == list(b.channel)
+    np.testing.assert_allclose(a[["open_ms", "close_ms"]], b[["open_ms", "close_ms"]], rtol=1e-9)
+    none = md.Simulation(ip3_species_case(1, ip3="0 uM", end="5 ms")).run()
+    assert none.metrics.channels["ip3r"].openings == 0      # the m gates cannot open
+
+
+def test_ip3_species_must_exist_and_not_double_the_fixed_value():
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**CLUSTER["params"], "ip3_species": "IP3"}}],
+                     stochastic={"seed": 1})
+    with pytest.raises(CaseError) as err:
+        case_from_dict(raw, "cluster.toml")
+    assert [p.path for p in err.value.problems] == ["fluxes[0].params"]
+    assert "not both" in str(err.value)
+    params = {k: v for k, v in CLUSTER["params"].items() if k != "ip3"}
+    raw = small_case(fluxes=[{**CLUSTER, "params": {**params, "ip3_species": "IP4"}}],
+                     stochastic={"seed": 1})
+    with pytest.raises(CaseError) as err:
+        md.Simulation(case_from_dict(raw, "cluster.toml"))
+    assert [p.path for p in err.value.problems] == ["fluxes[0].params.ip3_species"]
+    assert "'IP4'" in str(err.value)

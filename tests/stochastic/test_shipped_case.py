@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import microdomain as md
@@ -46,3 +47,19 @@ def test_run_directory_md_example_is_the_run_s_first_lines(run):
     block = re.search(r"```\n(flux,channel,open_ms,close_ms\n.*?)```", text, re.S).group(1)
     lines = block.strip().splitlines()
     assert (run.path / "channel_events.csv").read_text().splitlines()[: len(lines)] == lines
+
+
+def test_the_documented_per_event_numbers(run):
+    """docs/cases.md, mam_stochastic_ip3r: each event's release, OMM peak and matrix uptake."""
+    ev = run.cluster_events
+    assert list(ev["amplitude_channels"]) == [1, 2, 2]
+    assert list(ev["open_at_start"]) == [True, False, False]
+    assert list(ev["open_at_end"]) == [False, False, True]
+    np.testing.assert_allclose(ev["released_amol"], [1.82e-4, 5.06e-3, 2.30e-3], rtol=5e-3)
+    np.testing.assert_allclose(ev["peak_omm_mam_patch_uM"], [15.2, 37.1, 35.2], atol=0.05)
+    np.testing.assert_allclose(ev["transfer_mcu_amol"], [1.17e-8, 7.65e-7, 3.78e-7], rtol=5e-3)
+    np.testing.assert_allclose(ev["peak_current_pA"], [0.146, 0.227, 0.194], atol=5e-4)
+    # the events partition the run: releases and uptake add up to its totals (first event at 0)
+    m = run.metrics
+    assert ev["released_amol"].sum() == pytest.approx(m.fluxes["ip3r"]["Ca"].amount_amol, rel=1e-12)
+    assert ev["transfer_mcu_amol"].sum() == pytest.approx(m.fluxes["mcu"]["Ca"].amount_amol, rel=1e-12)

@@ -16,6 +16,7 @@ import pytest
 
 import microdomain as md
 from microdomain.hotspots import hot_spots, side_cells
+from microdomain.units import to_internal
 from microdomain.lysosome_uptake import attributable_uptake, thapsigargin
 
 from tests.cases.test_cases_run_to_end import coarse
@@ -61,6 +62,9 @@ def test_ip3_hot_spot_and_bulk(ip3):
     _, patch = side_cells(sim.domain, "omm_mam", "cytosol")
     _, whole = side_cells(sim.domain, "omm", "cytosol")
     assert _rounds_to(100 * patch.sum() / whole.sum(), _number("10.7 % of the OMM"))
+    y = sim.domain.nodes[1]
+    _doc("5 nm at the MAM cluster (4 cells across the gap)")
+    assert np.sum((y > 2.05 - 1e-9) & (y < 2.07 + 1e-9)) - 1 == 4
     cells = f"{res.manifest.mesh.cells:,}".replace(",", " ")
     _doc(f"(`box`, 2D, {cells} cells)")
 
@@ -71,6 +75,11 @@ def test_soce_has_no_hot_spot(soce):
     assert _rounds_to(h.omm_peak_ratio, _number("whole OMM / bulk, peak over peak | **7.9** | "
                                                 "**0.99**", 1))
     assert _rounds_to(h.bulk.max(), _number("bulk rises to 0.139 µM"))
+    # the Orai1 preset's STIM1 Hill law read at the depleted store's 100 µM
+    preset = tomllib.loads((ROOT / "microdomain" / "parameters" / "fluxes.toml").read_text())
+    orai = preset["soce"]["orai1"]["params"]
+    K, n = to_internal(orai["K"]["value"], "concentration"), orai["n"]["value"]
+    assert _rounds_to(100 * K**n / (K**n + 100.0**n), _number("STIM1 activation is then 92 %"))
     _doc("peaks within 3 % of the bulk peak")
     assert abs(h.peak_ratio - 1) < 0.03 and abs(h.omm_peak_ratio - 1) < 0.03
     assert _rounds_to(res.metrics.fluxes["orai1_1"]["Ca"].amount_amol

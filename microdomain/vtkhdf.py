@@ -5,6 +5,7 @@ The one module that reads and writes HDF5 (h5py, the optional extra `microdomain
 rundir.py uses it. Layout (n cells, k steps):
 
     /VTKHDF                  attrs Version = [2, 2], Type = "UnstructuredGrid"
+                             (the mesh and the cell arrays deflated, as the .vtu frames are)
       NumberOfPoints, NumberOfCells, NumberOfConnectivityIds   one entry each: one part
       Points, Connectivity, Offsets, Types                      the mesh, written once
       CellData/<array>       the steps' values one after the other; a step whose values equal
@@ -37,6 +38,9 @@ STEP_COLUMNS = {"PartOffsets": 0, "NumberOfParts": 1, "PointOffsets": 0, "CellOf
                 "ConnectivityIdOffsets": 0}
 """Per step, the value each of these Steps datasets holds for a mesh shared by all steps."""
 STRINGS = "microdomain"
+COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+"""Of the mesh and the cell arrays: deflate (zlib, as the .vtu frames are written) after the
+byte shuffle that groups the doubles' exponents; VTK's reader inflates it."""
 
 
 class VTKHDFError(MicrodomainError, ValueError):
@@ -89,7 +93,7 @@ class VTKHDFSeries:
             n = int(steps.attrs["NSteps"])
             if n == 0 and not len(root["CellData"]):
                 for key, value in arrays.items():
-                    _growing(root["CellData"], key, np.asarray(value).dtype, len(value))
+                    _growing(root["CellData"], key, np.asarray(value).dtype, len(value), COMPRESSION)
                     _growing(steps["CellDataOffsets"], key, np.int64)
             if set(arrays) != set(root["CellData"]):
                 raise VTKHDFError(f"{self.path}: the frame's arrays {sorted(arrays)} are not the "
@@ -127,11 +131,11 @@ class VTKHDFSeries:
             root["NumberOfPoints"] = np.array([grid.n_points], np.int64)
             root["NumberOfCells"] = np.array([grid.n_cells], np.int64)
             root["NumberOfConnectivityIds"] = np.array([conn.size], np.int64)
-            root["Points"] = np.asarray(grid.points, float)
-            root["Connectivity"] = conn
             offsets = grid.cell_offsets if hasattr(type(grid), "cell_offsets") else grid.offset
-            root["Offsets"] = np.asarray(offsets, np.int64)
-            root["Types"] = np.asarray(grid.celltypes, np.uint8)
+            for name, data in (("Points", np.asarray(grid.points, float)), ("Connectivity", conn),
+                               ("Offsets", np.asarray(offsets, np.int64)),
+                               ("Types", np.asarray(grid.celltypes, np.uint8))):
+                root.create_dataset(name, data=data, **COMPRESSION)
             root.create_group("CellData", track_order=True)
             steps = root.create_group("Steps")
             steps.attrs["NSteps"] = 0
@@ -145,10 +149,10 @@ class VTKHDFSeries:
         self._previous = {}
 
 
-def _growing(group, name: str, dtype, chunk: int = 256):
+def _growing(group, name: str, dtype, chunk: int = 256, filters=None):
     """A 1D dataset that grows (chunked; a cell array's chunk is one step, at most 2^20)."""
     return group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                chunks=(max(1, min(chunk, 1 << 20)),))
+                                chunks=(max(1, min(chunk, 1 << 20)),), **(filters or {}))
 
 
 def _append(data, value) -> None:

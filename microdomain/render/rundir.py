@@ -1,5 +1,6 @@
-"""The parts of a run directory that pictures need: frames (fields.pvd, fields/*.vtu), the
-manifest (case, mesh axes, compartment and surface names) and the named surfaces (surfaces.vtu)."""
+"""The parts of a run directory that pictures need: frames (fields.pvd, fields/*.vtu, or
+fields.vtkhdf), the manifest (case, mesh axes, compartment and surface names) and the named
+surfaces (surfaces.vtu)."""
 
 from __future__ import annotations
 

@@ -69,6 +69,8 @@ def test_the_mesh_and_an_unchanging_array_are_stored_once(runs):
     _, hdf = runs
     with h5py.File(hdf / "fields.vtkhdf", "r") as f:
         root = f["VTKHDF"]
+        assert list(root.attrs["Version"]) == [2, 2]                  # as docs/run-directory.md says
+        assert root["CellData/Ca"].compression == "gzip" and root["CellData/Ca"].compression_opts == 4
         n = int(root["NumberOfCells"][0])
         assert root["Types"].shape == (n,) and int(root["Steps"].attrs["NSteps"]) == len(TIMES)
         assert root["CellData/compartment"].shape == (n,)           # the same every step

@@ -20,8 +20,9 @@ rundir.py uses it. Layout (n cells, k steps):
                              on string arrays in the FieldData of a temporal file)
 
 Each frame is appended with the file opened and closed again (closing flushes), `NSteps`
-written last: a run killed between frames leaves a complete file, one killed during a frame
-at worst a step that NSteps does not count, which a resume cuts off (`truncate`).
+written last: a run killed between frames leaves a complete file; one killed during a frame
+leaves a step NSteps does not count, which a resume cuts off (`truncate`), or, HDF5 not being
+journalled, possibly a file HDF5 cannot open (resume then refuses, naming it).
 """
 
 from __future__ import annotations

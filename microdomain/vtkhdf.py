@@ -20,18 +20,21 @@ rundir.py uses it. Layout (n cells, k steps):
                              on string arrays in the FieldData of a temporal file)
 
 Each frame is appended with the file opened and closed again (closing flushes), `NSteps`
-written last: a run killed between frames leaves a complete file; one killed during a frame
-leaves a step NSteps does not count, which a resume cuts off (`truncate`), or, HDF5 not being
-journalled, possibly a file HDF5 cannot open (resume then refuses, naming it).
+written last; the file is created under a temporary name and renamed into place. A run killed
+between frames leaves a complete file; one killed during a frame a step NSteps does not count,
+which a resume cuts off (`truncate`), or, HDF5 not being journalled, possibly a file HDF5
+cannot open (not seen in benchmarks/vtkhdf_kills.py; resume then refuses, naming it).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .errors import MicrodomainError
+from .io import umask
 
 VERSION = (2, 2)
 EXTRA = "pip install microdomain[hdf5]"
@@ -122,9 +125,21 @@ class VTKHDFSeries:
         return offset
 
     def _create(self) -> None:
-        """A new file: the mesh, empty growing datasets, the string field data."""
+        """A new file: the mesh, empty growing datasets, the string field data; written under a
+        temporary name and renamed into place, so a kill while creating it leaves none."""
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            self._write_new(tmp)
+            os.chmod(tmp, 0o666 & ~umask())
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        self._previous = {}
+
+    def _write_new(self, path: Path) -> None:
         grid, h5py = self.grid, h5py_module()
-        with _open(self.path, "w") as f:
+        with _open(path, "w") as f:
             root = f.create_group("VTKHDF")
             root.attrs["Version"] = np.array(VERSION, np.int64)
             root.attrs.create("Type", np.bytes_("UnstructuredGrid"))
@@ -147,7 +162,6 @@ class VTKHDFSeries:
             strings = f.create_group(STRINGS, track_order=True)
             for key, value in self.field_data.items():
                 strings.attrs[key] = np.array([str(v) for v in value], dtype=h5py.string_dtype())
-        self._previous = {}
 
 
 def _growing(group, name: str, dtype, chunk: int = 256, filters=None):

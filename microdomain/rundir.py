@@ -30,8 +30,6 @@ FIELDS = "fields.pvd"
 REVOLVED = "fields_revolved.pvd"
 FIELDS_HDF = "fields.vtkhdf"
 REVOLVED_HDF = "fields_revolved.vtkhdf"
-FORMATS = ("vtu", "vtkhdf")
-"""[output] format: a .vtu file per frame listed in fields.pvd, or every frame in fields.vtkhdf."""
 SURFACES = "surfaces.vtu"
 CHECKPOINT = "checkpoint.npz"
 LOG = "log.txt"

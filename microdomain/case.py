@@ -298,6 +298,9 @@ class OutputSpec(Strict):
     # axisymmetric runs: also write each frame revolved into 3D in this many angular segments
     # (fields_revolved.pvd), for ParaView; N× the cells of the (r, z) frames
     revolve: int | None = Field(None, ge=4, le=360)
+    # the frames: "vtu" (fields.pvd + a .vtu per frame) or "vtkhdf" (all in fields.vtkhdf,
+    # the mesh once; needs h5py, microdomain[hdf5]); docs/run-directory.md
+    format: Literal["vtu", "vtkhdf"] = "vtu"
 
 
 class StochasticSpec(Strict):

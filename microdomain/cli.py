@@ -121,7 +121,8 @@ def cmd_run(args) -> int:
             print(f"{warnings.count} warning(s) in {out / 'log.txt'} (-v shows them here)",
                   file=sys.stderr)
     if not args.quiet:
-        print(f"{result.status}: {out}/ (fields.pvd, probes.csv, fluxes.csv, metrics.json, "
+        frames = "fields.vtkhdf" if sim.case.output.format == "vtkhdf" else "fields.pvd"
+        print(f"{result.status}: {out}/ ({frames}, probes.csv, fluxes.csv, metrics.json, "
               "manifest.json, log.txt)")
     return 0
 

@@ -53,10 +53,12 @@ def output_arrays(system: System, U: np.ndarray, keep, absent) -> dict[str, np.n
 
 
 class FrameWriter:
-    """Frames into the run directory: fields.pvd and fields/frame_NNNNN.vtu, plus surfaces.vtu."""
+    """Frames into the run directory: fields.pvd and fields/frame_NNNNN.vtu (or fields.vtkhdf),
+    plus surfaces.vtu."""
 
-    def __init__(self, rundir: RunDirectory, fields: list[str] | None, revolve: int | None = None):
-        self.rundir, self.fields, self.revolve = rundir, fields, revolve
+    def __init__(self, rundir: RunDirectory, fields: list[str] | None, revolve: int | None = None,
+                 format: str = "vtu"):
+        self.rundir, self.fields, self.revolve, self.format = rundir, fields, revolve, format
 
     def _setup(self, system: System, entries=()):
         self.sys = system
@@ -65,9 +67,10 @@ class FrameWriter:
         self.absent = absent_cells(system)
         units = field_units(system)
         kept = {names[k]: units[names[k]] for k in self.keep} | {"compartment": ""}
-        self.series = [self.rundir.frame_series(system.domain, kept, entries)]
+        self.series = [self.rundir.frame_series(system.domain, kept, entries, self.format)]
         if self.revolve:
-            self.series.append(self.rundir.revolved_series(system.domain, kept, self.revolve, entries))
+            self.series.append(self.rundir.revolved_series(system.domain, kept, self.revolve, entries,
+                                                           self.format))
 
     def resume(self, system: System, U, t, saved):
         self._setup(system, saved["frames"])

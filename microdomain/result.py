@@ -277,13 +277,14 @@ class _MemoryFrames:
 
 
 class _DiskFrames:
-    """Frames read from a run directory's VTU files, one at a time."""
+    """Frames read from a run directory's VTU files (or fields.vtkhdf), one at a time."""
 
     def __init__(self, rundir: RunDirectory):
         try:
             self.refs = rundir.frames()
         except (OSError, ValueError):
             self.refs = []
+        self.rundir = rundir
         self.times = [f.time for f in self.refs]
         self._cache: tuple[int, object] | None = None
         self.names = []
@@ -293,9 +294,7 @@ class _DiskFrames:
 
     def read(self, i: int):
         if self._cache is None or self._cache[0] != i:
-            import pyvista as pv
-
-            self._cache = (i, pv.read(self.refs[i].path))
+            self._cache = (i, self.rundir.read_frame(self.refs[i]))
         return self._cache[1]
 
     def field(self, name: str, i: int) -> np.ndarray:

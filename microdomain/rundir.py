@@ -28,6 +28,8 @@ PROBES = "probes.csv"
 FLUXES = "fluxes.csv"
 FIELDS = "fields.pvd"
 REVOLVED = "fields_revolved.pvd"
+FIELDS_HDF = "fields.vtkhdf"
+REVOLVED_HDF = "fields_revolved.vtkhdf"
 SURFACES = "surfaces.vtu"
 CHECKPOINT = "checkpoint.npz"
 LOG = "log.txt"
@@ -40,6 +42,8 @@ FILES = {
     FIELDS: "the frames: a ParaView collection of fields/frame_NNNNN.vtu with their times",
     REVOLVED: "axisymmetric runs with [output] revolve = N: each frame as the 3D solid, "
               "fields_revolved/frame_NNNNN.vtu, for viewing (the (r, z) frames are the data)",
+    FIELDS_HDF: "[output] format = \"vtkhdf\": every frame in one VTKHDF (HDF5) file, the mesh once",
+    REVOLVED_HDF: "[output] format = \"vtkhdf\" with revolve = N: the revolved frames in one file",
     SURFACES: "the named surfaces (membranes, channels, baths) as faces with a `surface` index",
     PROBES: "probe values per accepted step, tidy: time_ms, probe, coordinates, field, value, unit",
     FLUXES: "each flux's flow per ion and its gates per accepted step, tidy",
@@ -159,6 +163,7 @@ class FrameRef:
     index: int
     time: float                    # ms
     path: Path
+    step: int | None = None        # the step in a .vtkhdf file; None: path is the frame's .vtu
 
 
 class RunDirectory:
@@ -229,24 +234,32 @@ class RunDirectory:
         atomic_write_text(self.file(CHANNEL_EVENTS), channel_events_csv(events))
         atomic_write_text(self.file(CHANNEL_COUNTS), channel_counts_csv(counts))
 
-    def frame_series(self, domain, field_units: dict[str, str], entries=()) -> VTKSeries:
-        """The frame writer, its VTK field data naming what the numbers are."""
-        series = VTKSeries(self.path, vtk_grid(domain.vtk_points, domain.vtk_cells),
-                           frame_field_data(domain, field_units))
-        series.entries = list(entries)
-        return series
+    def frame_series(self, domain, field_units: dict[str, str], entries=(), format: str = "vtu"):
+        """The frame writer (io.VTKSeries, or vtkhdf.VTKHDFSeries for format "vtkhdf"), its
+        VTK field data naming what the numbers are; `entries`, a resumed run's frames."""
+        return self._series(vtk_grid(domain.vtk_points, domain.vtk_cells),
+                            frame_field_data(domain, field_units), Path(FIELDS).stem, entries, format)
 
-    def revolved_series(self, domain, field_units: dict[str, str], segments: int, entries=()):
+    def revolved_series(self, domain, field_units: dict[str, str], segments: int, entries=(),
+                        format: str = "vtu"):
         """The 3D companion of an axisymmetric run's frames: each frame revolved about the z
         axis in `segments` steps (io.revolved_cells), same arrays, same times."""
         points, cells, index = revolved_cells(domain.vtk_points, domain.vtk_cells, segments)
+        source = FIELDS_HDF if format == "vtkhdf" else FIELDS
         field_data = {**frame_field_data(domain, field_units), "axes": ["x", "y", "z"],
                       "coordinates": [f"cartesian, revolved about the z axis in {segments} segments "
-                                      "from the axisymmetric (r, z) frames of fields.pvd"]}
-        series = _Revolved(VTKSeries(self.path, vtk_grid(points, cells), field_data,
-                                     name=REVOLVED.removesuffix(".pvd")), index)
-        stem = Path(FIELDS).stem
-        series.entries = [(t, f.replace(stem + "/", series.name + "/", 1)) for t, f in entries]
+                                      f"from the axisymmetric (r, z) frames of {source}"]}
+        stem, name = Path(FIELDS).stem, Path(REVOLVED).stem
+        entries = [(t, f.replace(stem + "/", name + "/", 1)) for t, f in entries]
+        return _Revolved(self._series(vtk_grid(points, cells), field_data, name, entries, format), index)
+
+    def _series(self, grid, field_data: dict, name: str, entries, format: str):
+        if format == "vtkhdf":
+            from .vtkhdf import VTKHDFSeries
+
+            return VTKHDFSeries(self.path, grid, field_data, name=name, entries=entries)
+        series = VTKSeries(self.path, grid, field_data, name=name)
+        series.entries = list(entries)
         return series
 
     def write_surfaces(self, domain) -> None:
@@ -325,8 +338,20 @@ class RunDirectory:
         except (NotARunError, OSError, ValueError):
             return None
 
+    def frames_format(self) -> str:
+        """"vtkhdf" or "vtu": the case's [output] format as the manifest records it, else the
+        frame file there is (a directory reused with --overwrite may hold both)."""
+        try:
+            return self.manifest().case["output"]["format"]
+        except (NotARunError, OSError, ValueError, KeyError, TypeError):
+            hdf = self.file(FIELDS_HDF).is_file() and not self.file(FIELDS).is_file()
+            return "vtkhdf" if hdf else "vtu"
+
     def frames(self) -> list[FrameRef]:
-        """The frames fields.pvd lists, in order (files that do not exist are left out)."""
+        """The frames fields.pvd lists, in order (files that do not exist are left out), or the
+        complete steps of fields.vtkhdf."""
+        if self.frames_format() == "vtkhdf":
+            return [FrameRef(i, t, self.file(FIELDS_HDF), i) for i, t in enumerate(self._hdf_times())]
         pvd = self.file(FIELDS)
         if not pvd.is_file():
             raise NotARunError(f"{self.path} has no {FIELDS}: not a run directory "
@@ -338,8 +363,28 @@ class RunDirectory:
 
     def frame_entries(self) -> list[tuple[float, str]]:
         """(time, relative file) of every frame listed, for a resumed writer."""
+        if self.frames_format() == "vtkhdf":
+            return [(t, FIELDS_HDF) for t in self._hdf_times()]
         root = ET.parse(self.file(FIELDS)).getroot()
         return [(float(d.get("timestep")), d.get("file")) for d in root.iter("DataSet")]
+
+    def _hdf_times(self) -> list[float]:
+        from .vtkhdf import read_times
+
+        if not self.file(FIELDS_HDF).is_file():
+            raise NotARunError(f"{self.path} has no {FIELDS_HDF}: not a run directory "
+                               "(write one with `microdomain run CASE.toml --out DIR`)")
+        return read_times(self.file(FIELDS_HDF))
+
+    def read_frame(self, frame: FrameRef):
+        """One frame as a PyVista grid: its .vtu, or its step of fields.vtkhdf."""
+        if frame.step is not None:
+            from .vtkhdf import read_step
+
+            return read_step(frame.path, frame.step)
+        import pyvista as pv
+
+        return pv.read(frame.path)
 
     def channel_events(self):
         """channel_events.csv as a DataFrame (empty, with its columns, for a run without

@@ -77,6 +77,13 @@ def _build(case: Case):
     if case.output.revolve and not domain.cylindrical:
         raise CaseError([Problem(file, "output.revolve", "only axisymmetric (r, z) runs can be "
                                  f"revolved into 3D; this geometry is {domain.dim}D cartesian")])
+    if case.output.format == "vtkhdf":
+        from .vtkhdf import VTKHDFError, h5py_module
+
+        try:
+            h5py_module()
+        except VTKHDFError as exc:
+            raise CaseError([Problem(file, "output.format", str(exc))]) from None
     _check_probes_in_mesh(case, domain)
     try:
         system = build_system(case, domain)
@@ -199,7 +206,7 @@ class Simulation:
         fields = list(case.output.fields) if case.output.fields else None
         metrics = Metrics(rundir)
         probes, fluxes = ProbeRecorder(case.output.probes, rundir), FluxRecorder(rundir)
-        frames = (FrameWriter(rundir, fields, case.output.revolve) if rundir is not None
+        frames = (FrameWriter(rundir, fields, case.output.revolve, case.output.format) if rundir is not None
                   else FrameStore(fields))
         watchers = [frames, probes, fluxes, metrics, _LogFrames()]
         if rundir is not None:

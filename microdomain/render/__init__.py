@@ -1,7 +1,7 @@
 """Pictures of a run directory: PyVista off-screen for 3D, matplotlib (Agg) for maps and layout.
 
-Reads only files a run has already written (fields.pvd, fields/*.vtu, surfaces.vtu,
-manifest.json), so a run done on another machine renders here. One picture is a matplotlib
+Reads only files a run has already written (fields.pvd, fields/*.vtu or fields.vtkhdf,
+surfaces.vtu, manifest.json), so a run done on another machine renders here. One picture is a matplotlib
 figure of exactly the requested size:
 
 * axisymmetric (r, z) runs: the (r, z) map on the left, the same field revolved 270° about the z axis

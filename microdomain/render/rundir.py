@@ -1,5 +1,6 @@
-"""The parts of a run directory that pictures need: frames (fields.pvd, fields/*.vtu), the
-manifest (case, mesh axes, compartment and surface names) and the named surfaces (surfaces.vtu)."""
+"""The parts of a run directory that pictures need: frames (fields.pvd, fields/*.vtu, or
+fields.vtkhdf), the manifest (case, mesh axes, compartment and surface names) and the named
+surfaces (surfaces.vtu)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class FrameRef:
     index: int
     time: float          # ms
     path: Path
+    step: int | None = None   # the step of fields.vtkhdf; None: path is the frame's .vtu
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,12 @@ class RunDir:
             frames = run.frames()
         except rd.NotARunError as exc:
             raise RenderError(str(exc)) from None
-        except ET.ParseError as exc:
+        except (ET.ParseError, rd.RunDirectoryError, ValueError) as exc:
             raise RenderError(f"{run.file(rd.FIELDS)}: unreadable ({exc})") from None
         if not frames:
             raise RenderError(f"{run.file(rd.FIELDS)} lists no frame that exists")
-        self.frames = [FrameRef(f.index, f.time, f.path) for f in frames]
+        self._run = run
+        self.frames = [FrameRef(f.index, f.time, f.path, f.step) for f in frames]
         self.times = np.array([f.time for f in self.frames])
         try:
             manifest = run.manifest()
@@ -187,9 +190,9 @@ class RunDir:
     # -- frames
     def read(self, index: int):
         if index not in self._cache:
-            pv = _pyvista()
+            _pyvista()
             self._cache.clear()                      # keep one frame in memory
-            self._cache[index] = pv.read(self.frames[index].path)
+            self._cache[index] = self._run.read_frame(self.frames[index])
         return self._cache[index]
 
     def check_field(self, name: str | None) -> str:

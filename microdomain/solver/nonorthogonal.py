@@ -14,12 +14,21 @@ every d is along n and nothing is done.
 Status: opt-in (`[solver] nonorthogonal = "correct"`). A linear field is divergence-free to
 round-off with it in 94 % of the interior cells of the tetrahedral contacts — the others have
 neighbours nearly in one plane (tests/geometry/test_nonorthogonal.py; without it 8 % median),
-but T − C is not dissipative on every mesh: on the coarse 3D MAM contact a calbindin state grew
-without bound within 0.4 ms, and the ER–lysosome contact undershot to −0.12 µM. A limited,
-explicit variant (bounding each face's correction by a fraction of its two-point flux) is the
-next thing to try. Where it runs it is what makes the tetrahedral contacts convergent: a
+but T − C is not dissipative on every mesh: on the coarse 3D MAM and ER–lysosome contacts (the
+variants tests/cases/test_cases_run_to_end.py runs) the cytosolic [Ca2+] went negative at
+t = 0.050 and 0.116 ms and the run stopped (a calbindin state had grown without bound on the
+MAM contact before). Where it runs it is what makes the tetrahedral contacts convergent: a
 manufactured solution converges at order 2.2–2.3 in L2 with it, about 1 without
 (verification/contact_studies.py; docs/geometry.md, "Accuracy on the 3D meshes").
+
+`nonorthogonal = "limited"` (LimitedCorrection) is the stable alternative: the same correction,
+bounded per face by ψ = `nonorthogonal_limit` (default 0.5) times the face's two-point flux and
+evaluated in the residual, T alone in the Jacobian. Each face then carries a two-point flux with
+a coefficient in [1 − ψ, 1 + ψ]: a discrete maximum principle and energy dissipation hold for
+any mesh. The price is accuracy: on faces whose two-point flux is small next to the correction
+(gradient nearly across d) the limiter cuts it, so a linear field is no longer exact — its
+median error on the coarse MAM mesh is about half the uncorrected one at ψ = 0.5 (asserted in
+tests/geometry/test_nonorthogonal.py). It is not the default: it does not restore the order.
 
 Membrane faces carry no diffusion; there the same least-squares gradients carry each cell's
 value along the face to the point under the face centre, c_P + ∇c_P·(x_f − x_P − δ_P·n), so

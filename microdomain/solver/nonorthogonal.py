@@ -110,24 +110,19 @@ class NonOrthogonalCorrection:
         coef = self.coef[k]
         if coef is None or not np.any(coef):
             return None
-        grads = grads or self.gradient_operators()
+        q = sp.diags(coef) @ self.face_operator(grads or self.gradient_operators())
+        return (self._pick(self.P) - self._pick(self.Q)).T @ q
+
+    def _pick(self, cells):
         nf = self.faces.size
-        # q = coef·|d|·t·(∇c_P + ∇c_Q)/2, a (nf × N) operator
-        pick_P = sp.csr_matrix((np.ones(nf), (np.arange(nf), self.P)), shape=(nf, self.N))
-        pick_Q = sp.csr_matrix((np.ones(nf), (np.arange(nf), self.Q)), shape=(nf, self.N))
-        q = sum(sp.diags(0.5 * coef * self.dist * self.t[i]) @ ((pick_P + pick_Q) @ grads[i])
-                for i in range(self.dim))
-        q = q + sp.diags(coef * self.stretch) @ (pick_Q - pick_P)
-        return ((pick_P - pick_Q).T @ q).tocsr()
+        return sp.csr_matrix((np.ones(nf), (np.arange(nf), cells)), shape=(nf, self.N))
 
     def face_operator(self, grads):
-        """(nf × N) operator of the unlimited correction on each skewed face per unit coefficient:
-        |d|·t·(∇c_P + ∇c_Q)/2, the flux into P that the two-point flux misses (times D·A/|d|)."""
-        nf = self.faces.size
-        pick_P = sp.csr_matrix((np.ones(nf), (np.arange(nf), self.P)), shape=(nf, self.N))
-        pick_Q = sp.csr_matrix((np.ones(nf), (np.arange(nf), self.Q)), shape=(nf, self.N))
-        return sum(sp.diags(0.5 * self.dist * self.t[i]) @ ((pick_P + pick_Q) @ grads[i])
-                   for i in range(self.dim)).tocsr()
+        """(nf × N) operator of the correction flux into P on each skewed face per unit
+        coefficient D·A/|d|: |d|·t·(∇c_P + ∇c_Q)/2 (plus the over-relaxed two-point part)."""
+        both = self._pick(self.P) + self._pick(self.Q)
+        q = sum(sp.diags(0.5 * self.dist * self.t[i]) @ (both @ grads[i]) for i in range(self.dim))
+        return (q + sp.diags(self.stretch) @ (self._pick(self.Q) - self._pick(self.P))).tocsr()
 
     def neighbour_bounds(self, u: np.ndarray):
         """Per cell, the least and largest value over the cell and its same-compartment face

@@ -28,7 +28,9 @@ a coefficient in [1 − ψ, 1 + ψ]: a discrete maximum principle and energy dis
 any mesh. The price is accuracy: on faces whose two-point flux is small next to the correction
 (gradient nearly across d) the limiter cuts it, so a linear field is no longer exact — its
 median error on the coarse MAM mesh is about half the uncorrected one at ψ = 0.5 (asserted in
-tests/geometry/test_nonorthogonal.py). It is not the default: it does not restore the order.
+tests/geometry/test_nonorthogonal.py). It is not the default: it does not restore the order,
+and the deferred correction slows Newton so much that the coarse 3D contacts had not reached
+t = 0.05 ms after 170 CPU s (measured; "correct" fails there at 0.050 / 0.116 ms in < 110 s).
 
 Membrane faces carry no diffusion; there the same least-squares gradients carry each cell's
 value along the face to the point under the face centre, c_P + ∇c_P·(x_f − x_P − δ_P·n), so

@@ -28,7 +28,7 @@ from .chemistry import BoundReaction, BoundState, Chemistry, SiteGroup, Unknown
 from .fluxes import FluxContext, FluxModel, registry as flux_registry
 from .mesh import Domain
 from .quantities import value_in
-from .solver.nonorthogonal import NonOrthogonalCorrection, tangential_offsets
+from .solver.nonorthogonal import LimitedCorrection, NonOrthogonalCorrection, tangential_offsets
 from .reactions import registry as reaction_registry
 
 
@@ -80,6 +80,8 @@ class System:
     atol: np.ndarray                         # per unknown absolute tolerance (µM)
     # optional volumetric source S(t) (µM/ms, shape like U): manufactured-solution studies
     source: Callable[[float], np.ndarray] | None = None
+    # the limited, deferred non-orthogonal correction the residual adds (solver/nonorthogonal.py)
+    correction: LimitedCorrection | None = None
 
     @property
     def n_unknowns(self) -> int:
@@ -318,7 +320,7 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
         r_src = {ion: _half_cell_resistance(domain, src, fs.faces, D_ion[ion], case) for ion in model.ions}
         r_tgt = {ion: _half_cell_resistance(domain, tgt, fs.faces, D_ion[ion], case) for ion in model.ions}
         off_src = off_tgt = None
-        if domain.nodes is None and case.solver.nonorthogonal == "correct" and case.solver.membrane == "face":
+        if domain.nodes is None and case.solver.nonorthogonal != "none" and case.solver.membrane == "face":
             off_src = tangential_offsets(domain, src, fs.faces, domain.normal_distance(src, fs.faces))
             off_tgt = tangential_offsets(domain, tgt, fs.faces, domain.normal_distance(tgt, fs.faces))
         out.append(FluxBinding(spec.name, model, fs.faces, src, tgt, areas, outside, spec.start,
@@ -408,9 +410,14 @@ def build_system(case: Case, domain: Domain) -> System:
         Tk, gk = _transport(domain, D, baths, opens)
         T.append(Tk)
         g.append(gk)
+    correction = None
     if domain.nodes is None and case.solver.nonorthogonal == "correct":
         T = _corrected_for_skew(domain, T)
+    elif domain.nodes is None and case.solver.nonorthogonal == "limited":
+        skew = NonOrthogonalCorrection(domain, T)
+        correction = LimitedCorrection(skew, case.solver.nonorthogonal_limit) if skew.active else None
     scale = np.max(np.abs(U0), axis=1)
     atol = np.clip(np.minimum(case.time.atol, 1e-3 * scale), 1e-15, None)
     atol[scale == 0] = case.time.atol
-    return System(case, domain, chem, tuple(T), np.array(g), U0, bindings, atol)
+    return System(case, domain, chem, tuple(T), np.array(g), U0, bindings, atol,
+                  correction=correction)

@@ -275,9 +275,12 @@ class SolverSpec(Strict):
     preconditioner: Literal["auto", "jacobi", "amg"] = "auto"
     direct_limit: int = Field(1_000, ge=0)
     membrane: Literal["face", "cell"] = "face"
-    # "correct": take the non-orthogonal correction into the operator (solver/nonorthogonal.py);
-    # opt-in: exact for linear fields on tetrahedra, but not yet stable on every contact mesh
-    nonorthogonal: Literal["correct", "none"] = "none"
+    # non-orthogonal correction on unstructured meshes (solver/nonorthogonal.py): "correct"
+    # unlimited in the operator (T − C: second order, not stable on every contact mesh), "limited"
+    # deferred with each face's correction at most `nonorthogonal_limit` times its two-point flux
+    # (stable, about first order), "none"
+    nonorthogonal: Literal["correct", "limited", "none"] = "none"
+    nonorthogonal_limit: float = Field(0.5, gt=0, le=1)
     allow_large: Bool = False     # lift the cell limit of structured grids (limits.MAX_CELLS)
 
 

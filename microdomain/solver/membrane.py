@@ -72,6 +72,18 @@ def _gate_update(rates, stage: GateStage, name: str):
     return out
 
 
+def _carried(values, cells, offsets, reconstruction):
+    """c + ∇c·offset at the faces' cells, clipped to [lo, hi] of each cell when given
+    (reconstruction = (gradient, lo, hi) per cell); faces without a cell keep their value."""
+    g, lo, hi = reconstruction
+    ok = cells >= 0
+    c = np.maximum(cells, 0)
+    carried = values + np.sum(g[:, c] * offsets, axis=0)
+    if lo is not None:
+        carried = np.clip(carried, lo[c], hi[c])
+    return np.where(ok, carried, values)
+
+
 def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None, gradients=None):
     """(J, gates, dx/dt of the gates, dJ/dc_P, dJ/dc_Q): the flux density per ion and face at the
     membrane, the gates it used, their rates a − b·x, and the derivatives with respect to the
@@ -83,12 +95,12 @@ def solve_binding(b, U, ion_index, t, stage: GateStage | None, fixed_gates=None,
     cP = {ion: _side_values(U[k], b.src, b.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
     cQ = {ion: _side_values(U[k], b.tgt, b.outside.get(ion, 0.0)) for ion, k in ion_index.items()}
     if gradients is not None and b.off_src is not None:
-        # skewed cells: each cell's value carried along the face to the point under its centre
+        # skewed cells: each cell's value carried along the face to the point under its centre,
+        # kept within the range of the cell and its neighbours (no new extremum, no negative value)
         for ion in model.ions:
-            g = gradients.get(ion_index[ion])
-            if g is not None:
-                cP[ion] = cP[ion] + np.where(b.src >= 0, np.sum(g[:, np.maximum(b.src, 0)] * b.off_src, axis=0), 0.0)
-                cQ[ion] = cQ[ion] + np.where(b.tgt >= 0, np.sum(g[:, np.maximum(b.tgt, 0)] * b.off_tgt, axis=0), 0.0)
+            if ion_index[ion] in gradients:
+                cP[ion] = _carried(cP[ion], b.src, b.off_src, gradients[ion_index[ion]])
+                cQ[ion] = _carried(cQ[ion], b.tgt, b.off_tgt, gradients[ion_index[ion]])
     sensed = {name: {ion: float(w @ U[k, cells]) for ion, k in ion_index.items()}
               for name, (cells, w) in b.sensors.items()}
     ra, rb = b.r_src, b.r_tgt

@@ -71,7 +71,12 @@ class Residual:
         TU = np.stack([T @ u for T, u in zip(s.transport, U)])
         grads = None
         if self.gradients is not None:
-            grads = {k: self.gradients.gradient(U[k]) for k in self.gradient_unknowns}
+            # with the limited correction the carried values are also kept within their cell's
+            # neighbourhood range (nonorthogonal.py); the unlimited one carries them as they are
+            bounded = s.correction is not None
+            grads = {k: (self.gradients.gradient(U[k]),
+                         *(self.gradients.neighbour_bounds(U[k]) if bounded else (None, None)))
+                     for k in self.gradient_unknowns}
         mem = evaluate_membrane(s, U, stage.t, active, stage.gates, want_jacobian, stage.fixed_gates,
                                 grads)
         chem = s.chemistry
@@ -82,6 +87,8 @@ class Residual:
             created = (self.V * Rr).sum(axis=1)
             R = R + Rr
         G = s.boundary_rhs - TU + self.V * R + mem.inflow
+        if s.correction is not None:
+            G = G + s.correction.inflow(U)
         if s.source is not None:
             G = G + self.V * s.source(stage.t)
         F = None

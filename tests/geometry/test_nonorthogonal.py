@@ -16,11 +16,11 @@ from microdomain.solver.residual import Residual, Stage
 from tests.helpers import ROOT
 
 
-def _divergence_of_a_linear_field(builder_case: str, mode: str):
+def _divergence_of_a_linear_field(builder_case: str, mode: str, limit: float = 0.5):
     path = ROOT / "cases" / builder_case
     raw = tomllib.loads(path.read_text())
     raw.update(species=[{"ion": "Ca", "D": "220 um**2/s", "initial": "1 uM"}], buffers=[], fluxes=[],
-               boundaries=[], solver={"nonorthogonal": mode})
+               boundaries=[], solver={"nonorthogonal": mode, "nonorthogonal_limit": limit})
     case = case_from_dict(raw, str(path))
     domain = build_domain(case.builder.build(case.geometry))
     res = Residual(build_system(case, domain))
@@ -55,3 +55,52 @@ def test_a_linear_field_is_divergence_free_with_the_correction(case):
     assert np.median(corrected) < 1e-12
     plain, _ = _divergence_of_a_linear_field(case, "none")
     assert np.median(plain) > 0.01          # the two-point flux's O(1) error: several %
+
+
+def test_the_limited_correction_keeps_a_two_point_flux_with_a_positive_coefficient():
+    """`nonorthogonal = "limited"`: on every skewed face the corrected flux is the two-point flux
+    times 1 + θ, |θ| ≤ ψ, for any field, so diffusion dissipates Σ F·Δc ≥ (1 − ψ)·Σ (D·A/|d|)·Δc²
+    (no growing mode) and a cell below its neighbours cannot lose by diffusion. A linear field is
+    no longer exact (the limiter cuts faces whose two-point flux is small), but its error is about
+    half the uncorrected one at ψ = 0.5."""
+    limited, res = _divergence_of_a_linear_field("mam_contact_3d.toml", "limited", 0.5)
+    plain, _ = _divergence_of_a_linear_field("mam_contact_3d.toml", "none")
+    # measured on this mesh: median 0.039 limited, 0.082 uncorrected (0.018 with ψ = 1)
+    assert np.median(limited) < 0.55 * np.median(plain)
+    corr = res.sys.correction
+    assert corr is not None and corr.limit == 0.5
+    rng = np.random.default_rng(3)
+    u = rng.uniform(0.0, 1.0, res.sys.n_cells)
+    q, ql, bound = corr.face_fluxes(0, u)
+    assert np.all(np.abs(ql) <= bound * (1 + 1e-12))
+    share = corr.limited_share(u[None, :])[0]
+    assert 0.2 < share <= 1.0                   # a rough field: the limiter cuts many faces
+    tpf = corr.base.coef[0] * (u[corr.Q] - u[corr.P])
+    flux = tpf + ql                              # into P
+    assert np.all(flux * tpf >= -1e-15 * np.abs(tpf).max())
+    assert np.sum(flux * (u[corr.Q] - u[corr.P])) >= 0.5 * np.sum(tpf * (u[corr.Q] - u[corr.P]))
+    # conservative: the correction's net inflow sums to zero
+    assert abs(corr.inflow(u[None, :]).sum()) < 1e-12 * np.abs(ql).sum()
+
+
+# The two runs that keep the unlimited correction (T − C, `nonorthogonal = "correct"`) opt-in:
+# the coarse variants of the 3D MAM and ER–lysosome contacts (as tests/cases/test_cases_run_to_end.py
+# builds them) stop early on a negative cytosolic [Ca2+] (measured: MAM at t = 0.050 ms,
+# ER–lysosome at 0.116 ms, dt below its minimum; 86 and 109 CPU s). Kept as the reproduction of
+# the defect: when the correction is made stable this test is to be turned into "runs to its end".
+# (The limited variant had not reached t = 0.05 ms after 170 CPU s on either: its deferred
+# correction slows Newton; not asserted.)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mam_contact_3d", "er_lysosome_contact_3d"])
+def test_the_unlimited_correction_fails_on_the_coarse_contacts(name, tmp_path):
+    import microdomain as md
+    from microdomain.solver.state import SimulationError
+    from tests.cases.test_cases_run_to_end import coarse
+
+    path = ROOT / "cases" / f"{name}.toml"
+    raw = coarse(tomllib.loads(path.read_text()))
+    raw.setdefault("solver", {})["nonorthogonal"] = "correct"
+    raw["time"]["end"] = "0.3 ms"
+    case = md.case_from_dict(raw, str(path))
+    with pytest.raises(SimulationError, match="negative concentration"):
+        md.Simulation(case).run(out=tmp_path)

@@ -12,7 +12,7 @@ from microdomain.geometry import builders
 from microdomain.solver import Stepper
 
 NETWORK = [("mam_contact", "axisymmetric", 2.0), ("er_lysosome", "axisymmetric", 2.0),
-           ("pm_punctum", "axisymmetric", 2.0), ("er_lysosome", "3d", 2.0),
+           ("pm_punctum", "axisymmetric", 2.0), ("er_lysosome", "3d", 3.0),
            ("pm_punctum", "3d", 2.0)]
 
 

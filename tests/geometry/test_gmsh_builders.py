@@ -16,9 +16,9 @@ RESOLUTIONS = {
     ("pm_punctum", "axisymmetric"): (1.0, 2.0),
     ("pm_punctum", "3d"): (1.0, 2.0),
     ("mam_contact", "axisymmetric"): (1.0, 2.0),
-    ("mam_contact", "3d"): (1.5, 2.0),
+    ("mam_contact", "3d"): (2.0, 3.0),     # 2 cells across the cleft at 2 (≥ 4 at 1: slow)
     ("er_lysosome", "axisymmetric"): (1.0, 2.0),
-    ("er_lysosome", "3d"): (1.5, 2.0),
+    ("er_lysosome", "3d"): (2.0, 3.0),
 }
 CASES = [(b, v, r) for (b, v), rs in RESOLUTIONS.items() for r in rs]
 IDS = [f"{b}-{v}-res{r:g}" for b, v, r in CASES]

@@ -43,6 +43,8 @@ from .gmsh_tools import (Expr, GmshBuilder, GmshParams, Shapes, add_physical_gro
 from .unstructured import OUTSIDE, SurfaceClaim
 
 NM = 1e-3
+CLEFT_CELLS_3D = 5     # 3D default: a size field of gap/5 fills the cleft at resolution 1 (Gmsh's
+                       # tetrahedra come out ~1.25x larger: >= 4 cells across, docs/geometry.md)
 
 
 def _gap_range(gap: float) -> None:
@@ -91,10 +93,23 @@ class _ContactParams(GmshParams):
                                        "narrower gaps push the cluster off the contact to where "
                                        "the local gap reaches it (needs cluster_radius)")
 
+    cleft_cells: float | None = Field(None, ge=0, le=50, description="the cleft's size field is "
+                                      "gap/cleft_cells at resolution 1 (3D default 5: ≥ 4 cells "
+                                      "across as meshed; axisymmetric: none, 2 nm at the patches, "
+                                      "graded); 0: none, the patches at gap/2 (3D before issue 15)")
+
+    def cleft_size(self) -> float | None:
+        """Cell size throughout the cleft at resolution 1, or None (patches only, graded)."""
+        n = self.cleft_cells
+        if n is None and self.variant == "3d":
+            n = CLEFT_CELLS_3D
+        return self.gap / n if n else None
+
     def mesh_size(self, name: str) -> float:
         v = getattr(self, name)
-        if v is None and name == "size_min" and self.variant == "3d":
-            return 0.5 * self.gap          # two cells across the cleft in 3D by default
+        if v is None and name == "size_min" and (self.variant == "3d" or self.cleft_cells):
+            # the cleft's size, or with cleft_cells = 0 the 3D default before issue 15
+            return self.cleft_size() or 0.5 * self.gap
         return super().mesh_size(name)
 
     @model_validator(mode="after")
@@ -103,6 +118,9 @@ class _ContactParams(GmshParams):
         if self.contact_radius >= self.er_radius:
             raise ValueError(f"contact_radius ({self.contact_radius / NM:g} nm) must be smaller than "
                              f"er_radius ({self.er_radius / NM:g} nm)")
+        if self.cleft_cells is not None and 0 < self.cleft_cells < 1:
+            raise ValueError(f"cleft_cells ({self.cleft_cells:g}) must be 0 (no cleft sizing) or "
+                             "at least 1 (cells across the cleft)")
         rc = self.cluster_radius
         if rc is not None and not 2 * NM <= rc <= 0.8 * self.contact_radius:
             raise ValueError(f"cluster_radius ({rc / NM:g} nm) must lie between 2 nm and 0.8 × "
@@ -211,6 +229,18 @@ def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
         if name:
             surfaces.setdefault(name, []).append(e)
     return volumes, surfaces
+
+
+def _cleft_features(p, L, e) -> list[tuple[str, float]]:
+    """The contact patches at size_min and, with a cleft size, the whole cleft (0 ≤ z ≤ gap over
+    the contact disk) at it: without it the size grows from the patches into the cleft (from
+    gap/2 to gap at its middle by the 3D defaults before issue 15: three cells across, not four)."""
+    hmin = p.mesh_size("size_min")
+    features = [(e.plane_disk(0.0, L["a"]), hmin), (e.plane_disk(p.gap, L["a"]), hmin)]
+    h = p.cleft_size()
+    if h is not None:
+        features.append((e.solid_cylinder(L["a"], 0.0, p.gap), h))
+    return features
 
 
 def _pair(a: str, b: str, x: str, y: str) -> bool:
@@ -344,17 +374,15 @@ class MamContact(GmshBuilder):
 
         volumes, surfaces = _fragment_and_classify(gmsh, dim, shapes, compartment_of, surface_of)
         e = Expr(dim)
-        hmin, hmem = p.mesh_size("size_min"), p.mesh_size("size_membrane")
-        features = [
-            (e.plane_disk(0.0, L["a"]), hmin),
-            (e.plane_disk(p.gap, L["a"]), hmin),
+        hmem = p.mesh_size("size_membrane")
+        features = _cleft_features(p, L, e) + [
             (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
             (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
             (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
         ] + _cluster_features(p, L, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
-        mesh_options(gmsh, dim)
+        mesh_options(gmsh, dim, p.threads)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
         gmsh.model.mesh.generate(dim)
         return {}
@@ -464,15 +492,13 @@ class ErLysosome(GmshBuilder):
 
         volumes, surfaces = _fragment_and_classify(gmsh, dim, shapes, compartment_of, surface_of)
         e = Expr(dim)
-        hmin, hmem = p.mesh_size("size_min"), p.mesh_size("size_membrane")
-        features = [
-            (e.plane_disk(0.0, L["a"]), hmin),
-            (e.plane_disk(p.gap, L["a"]), hmin),
+        hmem = p.mesh_size("size_membrane")
+        features = _cleft_features(p, L, e) + [
             (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
         ] + _cluster_features(p, L, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
-        mesh_options(gmsh, dim)
+        mesh_options(gmsh, dim, p.threads)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
         gmsh.model.mesh.generate(dim)
         return {}

@@ -309,6 +309,6 @@ class PmPunctum(GmshBuilder):
             elif len(adj) == 1 and comps == ["er"]:
                 surfaces["er_network"].append(e)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
-        mesh_options(gmsh, dim)
+        mesh_options(gmsh, dim, p.threads)
         gmsh.model.mesh.generate(dim)
         return {**info, "z_layers": layer_counts}

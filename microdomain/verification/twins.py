@@ -35,10 +35,12 @@ SURFACE = {"mam_contact": "er_cluster", "er_lysosome": "er_cluster"}
 
 
 def twin_case(builder: str, variant: str, resolution: float, nonorthogonal: str = "none") -> dict:
+    from .contact_studies import studied_sizing
+
     return {
         "case": {"name": f"twin_{builder}_{variant}"},
         "geometry": {"builder": builder, "variant": variant, "resolution": resolution,
-                     "cluster_radius": CLUSTER_RADIUS},
+                     "cluster_radius": CLUSTER_RADIUS, **studied_sizing(builder, variant)},
         "species": [{"ion": "Ca", "D": "220 um**2/s", "initial": "0 uM"}],
         "fluxes": [{"model": "channel_cluster", "surface": SURFACE[builder], "from": "er",
                     "to": "cytosol", "params": {"channels": 5, "unitary_current": "0.1 pA"}}],

@@ -176,8 +176,10 @@ def test_in_3d_a_displaced_cluster_is_a_disk_beside_the_contact(built):
     from microdomain.geometry import builders
     from microdomain.geometry.contacts import _ball_on_sheet, cluster_ring
 
+    # the cluster's placement, not the cleft's cells: the coarser sizing before issue 15
+    # (cleft_cells = 0), as the default's 2 nm cells in this 10 nm cleft would be ~10⁵ tetrahedra
     params = dict(variant="3d", gap="10 nm", er_network=True, cluster_radius="21 nm",
-                  ip3r_height="17 nm", resolution=2.0)
+                  ip3r_height="17 nm", resolution=2.0, cleft_cells=0)
     _, d = built("mam_contact", **params)
     cls = builders.get("mam_contact")
     p = cls.Params.model_validate({"builder": "mam_contact", **params})

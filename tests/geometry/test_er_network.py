@@ -20,9 +20,11 @@ NETWORK = [("mam_contact", "axisymmetric", 2.0), ("er_lysosome", "axisymmetric",
                          ids=[f"{b}-{v}" for b, v, _ in NETWORK])
 def test_the_er_rim_on_the_outer_wall_is_er_network(built, builder, variant, resolution):
     cls = builders.get(builder)
+    # the rim, not the cleft: the tetrahedral contact on the coarser sizing before issue 15
+    coarse = {"cleft_cells": 0} if variant == "3d" and builder != "pm_punctum" else {}
     p = cls.Params.model_validate({"builder": builder, "variant": variant,
-                                   "resolution": resolution, "er_network": True})
-    geo, d = built(builder, variant=variant, resolution=resolution, er_network=True)
+                                   "resolution": resolution, "er_network": True, **coarse})
+    geo, d = built(builder, variant=variant, resolution=resolution, er_network=True, **coarse)
     assert set(d.surfaces) == set(cls.surface_names(p)) and "er_network" in d.surfaces
     fs = d.surfaces["er_network"]
     assert fs.exterior

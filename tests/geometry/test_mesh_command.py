@@ -22,7 +22,7 @@ end = "1 ms"
 
 
 @pytest.mark.parametrize("builder,variant,resolution", [("pm_punctum", "axisymmetric", 2.0),
-                                                        ("mam_contact", "3d", 2.0)])
+                                                        ("mam_contact", "3d", 3.0)])
 def test_mesh_command_prints_measures_and_draws(tmp_path, capsys, builder, variant, resolution):
     import matplotlib.image as mpimg
 

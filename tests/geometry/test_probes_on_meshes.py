@@ -10,7 +10,7 @@ import pytest
 
 from microdomain.probes import ProbeError, locate, probe_problems, probe_weights
 
-MESHES = [("mam_contact", "axisymmetric", 1.0), ("er_lysosome", "3d", 1.5),
+MESHES = [("mam_contact", "axisymmetric", 1.0), ("er_lysosome", "3d", 2.0),
           ("pm_punctum", "axisymmetric", 1.0)]
 
 
@@ -70,7 +70,7 @@ def test_smooth_fields_converge_at_second_order_on_surfaces(built):
 
 def test_points_outside_the_mesh_are_refused(built):
     """The 3D er_lysosome mesh is a cylinder: a corner of its box lies outside it."""
-    _, d = built("er_lysosome", variant="3d", resolution=1.5)
+    _, d = built("er_lysosome", variant="3d", resolution=2.0)
     with pytest.raises(ProbeError, match="lies outside the mesh"):
         locate(d, (0.64, 0.64, 0.0))
     locate(d, (0.0, 0.0, 0.0))

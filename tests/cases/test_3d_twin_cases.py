@@ -44,3 +44,35 @@ def test_the_3d_probes_are_the_twin_probes_in_the_plane_y_0(twin):
     assert [p["at"][1] for p in solid["probes"]] == ["0 nm"] * len(solid["probes"])
     assert as_rz == flat["probes"]
 
+
+# ------------------------------------------------- the comparison tables of docs/cases.md --
+
+CASES_MD = " ".join((ROOT / "docs" / "cases.md").read_text().split())
+
+
+def _in_docs(table: str) -> None:
+    """The table, as bio_twins writes it, is in docs/cases.md (whitespace aside)."""
+    flat = " ".join(table.split())
+    assert flat in CASES_MD, f"docs/cases.md does not hold this table:\n{table}"
+
+
+@pytest.mark.parametrize("twin", sorted(PAIRS))
+def test_coarse_comparison_of_docs_cases(twin, tmp_path_factory):
+    """The coarse variants (default CI's, test_cases_run_to_end.py: these very runs, shared)."""
+    from microdomain.verification import bio_twins
+
+    from tests.cases.test_cases_run_to_end import coarse_run
+
+    rows = [bio_twins.row(name, coarse_run(ROOT / "cases" / f"{name}.toml", tmp_path_factory))
+            for name in (twin, PAIRS[twin])]
+    _in_docs(bio_twins.markdown(rows, cpu=False))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("twin", sorted(PAIRS))
+def test_full_comparison_of_docs_cases(twin):
+    """The cases as shipped, the 3D one also at resolution 3 (its coarser mesh) (python -m
+    microdomain.verification.bio_twins)."""
+    from microdomain.verification import bio_twins
+
+    _in_docs(bio_twins.markdown(bio_twins.comparison(twin, [2.0, 3.0]), cpu=False))

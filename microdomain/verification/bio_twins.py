@@ -10,7 +10,7 @@ steady twin study (twins.py) measures the solver on a clean problem, this one me
 user of the biology cases gets.
 
 Run: python -m microdomain.verification.bio_twins [--cases mam_transfer,er_lysosome,soce_punctum]
-          [--resolutions 2,3] [--nonorthogonal none|correct]
+          [--resolutions 2,3] [--nonorthogonal none|correct] [--case-dir cases]
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import numpy as np
 
 PAIRS = {"mam_transfer": "mam_transfer_3d", "er_lysosome": "er_lysosome_3d",
          "soce_punctum": "soce_punctum_3d"}
-CASES = Path(__file__).resolve().parents[2] / "cases"
+CASES = Path(__file__).resolve().parents[2] / "cases"   # the source tree's cases/ (a wheel has none:
+                                                        # then pass --case-dir)
 
 
 # ------------------------------------------------------------- reading a run's tables --
@@ -114,22 +115,34 @@ def row(name: str, res, cpu_s: float = float("nan")) -> dict:
             "headline": HEADLINES[name.removesuffix("_3d")](res)}
 
 
-def run(name: str, resolution: float | None = None, nonorthogonal: str | None = None) -> dict:
-    """One case of cases/, at its own settings unless given, as a table row (`row`)."""
+def case_file(name: str, case_dir: Path = CASES) -> Path:
+    """cases/NAME.toml in `case_dir`, or an error that names what is missing and how to point at it."""
+    path = Path(case_dir) / f"{name}.toml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: bio_twins runs the shipped cases of a source "
+                                f"checkout; give their folder with --case-dir")
+    return path
+
+
+def run(name: str, resolution: float | None = None, nonorthogonal: str | None = None,
+        case_dir: Path = CASES) -> dict:
+    """One case of `case_dir`, at its own settings unless given, as a table row (`row`)."""
     import microdomain as md
 
     changes = {"geometry.resolution": resolution, "solver.nonorthogonal": nonorthogonal}
     changes = {k: v for k, v in changes.items() if v is not None}
-    case = md.load_case(CASES / f"{name}.toml")
+    case = md.load_case(case_file(name, case_dir))
     case = case.replace(changes) if changes else case
     start = time.process_time()
     res = md.Simulation(case).run(log_level="WARNING")
     return row(name, res, time.process_time() - start)
 
 
-def comparison(twin: str, resolutions: list[float], nonorthogonal: str | None = None) -> list[dict]:
+def comparison(twin: str, resolutions: list[float], nonorthogonal: str | None = None,
+               case_dir: Path = CASES) -> list[dict]:
     """The (r, z) twin as shipped, then its 3D case at each resolution."""
-    return [run(twin)] + [run(PAIRS[twin], res, nonorthogonal) for res in resolutions]
+    return [run(twin, case_dir=case_dir)] + [run(PAIRS[twin], res, nonorthogonal, case_dir)
+                                             for res in resolutions]
 
 
 def differences(rows: list[dict]) -> list[dict[str, float]]:
@@ -188,10 +201,20 @@ def main(argv=None) -> int:
     ap.add_argument("--resolutions", default="2,3",
                     help="3D mesh resolutions (default: 2, as shipped, and 3, coarser)")
     ap.add_argument("--nonorthogonal", default=None, help="none or correct (default: the case's)")
+    ap.add_argument("--case-dir", type=Path, default=CASES,
+                    help="the folder of the shipped cases (default: the source checkout's cases/)")
     args = ap.parse_args(argv)
+    unknown = [t for t in args.cases.split(",") if t not in PAIRS]
+    if unknown:
+        ap.error(f"--cases: {', '.join(unknown)} not among {', '.join(PAIRS)}")
+    for name in [n for twin in args.cases.split(",") for n in (twin, PAIRS[twin])]:
+        try:
+            case_file(name, args.case_dir)
+        except FileNotFoundError as e:
+            ap.error(str(e))
     resolutions = [float(x) for x in args.resolutions.split(",")]
     for twin in args.cases.split(","):
-        print(f"### {twin}\n\n" + markdown(comparison(twin, resolutions, args.nonorthogonal))
+        print(f"### {twin}\n\n" + markdown(comparison(twin, resolutions, args.nonorthogonal, args.case_dir))
               + "\n", flush=True)
     return 0
 

@@ -100,3 +100,16 @@ def test_full_comparison_of_docs_cases(twin):
     from microdomain.verification import bio_twins
 
     _in_docs(bio_twins.markdown(bio_twins.comparison(twin, [2.0, 3.0]), cpu=False))
+
+
+def test_bio_twins_names_a_missing_case_folder_and_an_unknown_case(tmp_path, capsys):
+    from microdomain.verification import bio_twins
+
+    with pytest.raises(SystemExit) as stop:
+        bio_twins.main(["--case-dir", str(tmp_path), "--cases", "soce_punctum"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'soce_punctum.toml'} not found" in err and "--case-dir" in err
+    with pytest.raises(SystemExit):
+        bio_twins.main(["--cases", "soce_punctum,mam"])
+    assert "--cases: mam not among mam_transfer, er_lysosome, soce_punctum" in capsys.readouterr().err

@@ -185,8 +185,9 @@ def _mito_uptake(case, source):
 
 
 def _nclx_bound(u):
-    """What the solver's rtol allows on a difference of the two runs' net uptakes: rtol times
-    the NCLX efflux of the control run, which dominates the net where the source adds little."""
+    """What the solver's rtol (the cases', 1e-2) allows on a difference of the two runs' net
+    uptakes: rtol times the NCLX efflux of the control run, which dominates the net where the
+    source adds little."""
     efflux = u.control_gross_amol - u.control_amol
     return 1e-2 * efflux
 
@@ -202,7 +203,7 @@ def test_mitochondrion_takes_little_ip3r_calcium_and_no_soce_coarse():
     assert _rounds_to(_percent(orai, gross=True), _number("through MCU alone 2.6e-7 %"))
     _doc("zero to within what the solver's tolerance allows")
     assert abs(orai.attributable_amol) < _nclx_bound(orai)
-    assert ip3r.attributable_amol > 1000 * _nclx_bound(ip3r)   # the IP3R share is resolved
+    assert ip3r.attributable_amol > 100 * _nclx_bound(ip3r)    # the IP3R share is resolved
     cells = md.Simulation(md.load_case(ROOT / "cases" / "mito_ip3r_vs_soce.toml")).domain.n_cells
     _doc(f"(`box`, 2D, {cells:,} cells, per µm of depth".replace(f"{cells:,}",
                                                                  f"{cells:,}".replace(",", " ")))

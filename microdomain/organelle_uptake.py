@@ -70,8 +70,8 @@ def _run(case):
 
     res = md.Simulation(case).run()
     if not res.status.finished:
-        raise MicrodomainError(f"{case.case.name}: the run did not finish ({res.status}): "
-                               f"{res.manifest.message}")
+        raise MicrodomainError(f"{case.path}: the run of {case.info.name} did not finish "
+                               f"({res.status}): {res.manifest.message}")
     return res.metrics
 
 

@@ -338,3 +338,24 @@ def test_organelle_uptake_names_a_missing_flux_and_its_file(capsys):
     with pytest.raises(SystemExit) as odd:
         organelle_uptake.main(["--uptake", "mcu", "--efflux", "nclx", str(path)])
     assert odd.value.code == 2
+
+
+def test_organelle_uptake_says_which_run_did_not_finish(monkeypatch):
+    """A run that ends early is an error naming the case, not a share computed from it."""
+    from types import SimpleNamespace
+
+    from microdomain.errors import MicrodomainError
+
+    class Unfinished:
+        def __init__(self, case):
+            pass
+
+        def run(self):
+            return SimpleNamespace(status=SimpleNamespace(finished=False), metrics=None,
+                                   manifest=SimpleNamespace(message="dt below its minimum"))
+
+    monkeypatch.setattr(md, "Simulation", Unfinished)
+    case = md.load_case(ROOT / "cases" / "mito_ip3r_vs_soce.toml")
+    with pytest.raises(MicrodomainError, match=r"mito_ip3r_vs_soce\.toml: the run of "
+                                               r"mito_ip3r_vs_soce did not finish .*dt below"):
+        organelle_uptake.attributable_uptake(case, "ip3r", MITOCHONDRION)

@@ -166,7 +166,7 @@ def test_the_ip3r_exclusion_rule_moves_the_cluster_out_of_a_narrow_gap(built):
     areas = domain.stats["surface_areas_um2"]
     assert areas["er_cluster"] == pytest.approx(math.pi * rc * rc, rel=1e-9)
     assert areas["er_mam_patch"] == pytest.approx(math.pi * a * a, rel=1e-9)      # left the cleft
-    with pytest.raises(ValueError, match="give cluster_radius too"):
+    with pytest.raises(ValueError, match="give cluster_radius or channels too"):
         cls.Params.model_validate({"builder": "mam_contact", "ip3r_height": "17 nm"})
 
 

@@ -50,7 +50,7 @@ from .unstructured import OUTSIDE, SurfaceClaim
 
 NM = 1e-3
 CHANNEL_RADIUS = 5 * NM     # an IP3R's membrane-spanning domain, ~10 nm across (Jiang2002)
-MAX_CHANNELS = 64
+MAX_CHANNELS = 64         # each adds a refined disk and a term to the size field: a bound on both
 CLEFT_CELLS_3D = 5     # 3D default: a size field of gap/5 fills the cleft at resolution 1 (Gmsh's
                        # tetrahedra come out ~1.25x larger: >= 4 cells across, docs/geometry.md)
 

@@ -173,3 +173,16 @@ def test_each_channel_passes_its_own_current(small_3d, mesh_cache):
     final = res.probes[res.probes["time_ms"] == res.probes["time_ms"].max()]
     over = {k: float(final[final["probe"] == f"ch{k}"]["value"].iloc[0]) for k in currents}
     assert over[2] > 2 * over[1] > 200          # 2 nm above each: 430 and 191 µM at 0.05 ms
+
+
+def test_the_channel_keys_enter_the_mesh_cache_key():
+    from microdomain.geometry import builders
+
+    cls = builders.get("mam_contact")
+
+    def path(**kw):
+        return cls.mesh_path(cls.Params.model_validate(_geometry(**kw)))
+
+    base = path()
+    assert path(channel_radius="4 nm") != base
+    assert path(channels=[["-20 nm", "0 nm"], ["25 nm", "10 nm"], ["90 nm", "1 nm"]]) != base

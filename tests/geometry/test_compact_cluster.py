@@ -149,7 +149,8 @@ def test_six_explicit_channels_against_the_disk_and_the_smeared_cluster_in_3d(me
     assert round(omm["channels"] / omm["smeared"], 2) == 2.78
     assert round(omm["compact"] / omm["smeared"], 2) == 2.68
     # 15–18 % above the (r, z) values of the table above (144.0, 396.3)
-    assert 0.15 <= omm["compact"] / 396.3 - 1 < omm["smeared"] / 144.0 - 1 <= 0.18
+    assert (round(100 * (omm["compact"] / 396.3 - 1)), round(100 * (omm["smeared"] / 144.0 - 1))) \
+        == (15, 18)
     assert omm["channels"] - omm["compact"] == pytest.approx(15.6, abs=0.1)
     # the thin-cleft formula with a ring of radius 15.5 nm for the six: +27 µM over the disk
     ring, disk = math.log(CONTACT / 0.0155), math.log(CONTACT / 0.030) + 0.5

@@ -24,6 +24,12 @@ contact, to the first radius where the local gap (the curved organelle above the
 reaches that height; it keeps its area: in 3D a disk beside the contact, its near edge there
 (on the x axis), in (r, z) an annulus about the axis.
 
+With `channels` (positions (x, y) on the ER top, z = 0) each channel is its own small disk of
+`channel_radius`, `er_channel_1 … er_channel_N` in the order listed, cut out of the contact patch
+or the rest of the ER membrane and meshed finer (the cluster's rule: cells of at most a third of
+its radius), so a case can give every channel its own flux. The (r, z) variant holds only one
+channel on the axis; `ip3r_height` checks the positions by the exclusion rule (it moves nothing).
+
 With `er_network = true` the ER sheet runs out to the domain's outer wall instead of ending at
 `er_radius`: its rim there (`er_network`) stands for the rest of the ER network, so a bath on
 it holds the lumen near its resting [Ca2+] instead of a closed disk that a release empties.
@@ -36,13 +42,15 @@ from typing import Callable, Literal
 
 from pydantic import Field, model_validator
 
-from ..quantities import Bool, Length
+from ..quantities import Bool, FieldError, Length
 from . import builders
 from .gmsh_tools import (Expr, GmshBuilder, GmshParams, Shapes, add_physical_groups,
                          cylinder_bounds, mesh_options, size_field, truncated_ball_measures)
 from .unstructured import OUTSIDE, SurfaceClaim
 
 NM = 1e-3
+CHANNEL_RADIUS = 5 * NM     # an IP3R's membrane-spanning domain, ~10 nm across (Jiang2002)
+MAX_CHANNELS = 64         # each adds a refined disk and a term to the size field: a bound on both
 CLEFT_CELLS_3D = 5     # 3D default: a size field of gap/5 fills the cleft at resolution 1 (Gmsh's
                        # tetrahedra come out ~1.25x larger: >= 4 cells across, docs/geometry.md)
 
@@ -91,7 +99,14 @@ class _ContactParams(GmshParams):
                                           "surface `er_cluster` (a compact channel cluster)")
     ip3r_height: Length | None = Field(None, gt=0, description="the IP3R's cytosolic height: "
                                        "narrower gaps push the cluster off the contact to where "
-                                       "the local gap reaches it (needs cluster_radius)")
+                                       "the local gap reaches it; with channels, no channel may "
+                                       "sit where the local gap is narrower (needs cluster_radius "
+                                       "or channels)")
+    channels: tuple[tuple[Length, Length], ...] | None = Field(
+        None, description="channel positions [x, y] on the ER top face (z = 0): each a disk of "
+        "channel_radius, its own surface er_channel_1 … er_channel_N in this order")
+    channel_radius: Length | None = Field(None, gt=0, description="radius of each channel's disk "
+                                          f"(default {CHANNEL_RADIUS / NM:g} nm; needs channels)")
 
     cleft_cells: float | None = Field(None, ge=0, le=50, description="the cleft's size field is "
                                       "gap/cleft_cells at resolution 1 (3D default 5: ≥ 4 cells "
@@ -126,9 +141,19 @@ class _ContactParams(GmshParams):
             raise ValueError(f"cluster_radius ({rc / NM:g} nm) must lie between 2 nm and 0.8 × "
                              f"contact_radius ({0.8 * self.contact_radius / NM:g} nm): the cluster "
                              "sits inside the contact, its rim apart from the contact's")
-        if self.ip3r_height is not None and rc is None:
-            raise ValueError("ip3r_height places a compact cluster: give cluster_radius too")
+        if self.ip3r_height is not None and rc is None and self.channels is None:
+            raise ValueError("ip3r_height places a compact cluster or checks channel positions: "
+                             "give cluster_radius or channels too")
+        if self.channels is not None and rc is not None:
+            raise FieldError("channels", "give either cluster_radius (the cluster as one disk, "
+                             "er_cluster) or channels (one disk per channel), not both")
+        if self.channel_radius is not None and self.channels is None:
+            raise FieldError("channel_radius", "sizes the disks of `channels`: give channels too")
         return self
+
+    def channel_size(self) -> float:
+        """The radius of every channel's disk (µm)."""
+        return CHANNEL_RADIUS if self.channel_radius is None else self.channel_radius
 
 
 def cluster_ring(p, L: dict) -> tuple[float, float] | None:
@@ -185,6 +210,116 @@ def _cluster_areas(p, L) -> tuple[float, float]:
     return (area, 0.0) if ring[0] == 0 else (0.0, area)
 
 
+# ---------------------------------------------------------------------------- channels --
+
+def channel_names(p) -> list[str]:
+    """The channels' surfaces, er_channel_1 … er_channel_N in the order `channels` lists them."""
+    return [f"er_channel_{k}" for k in range(1, len(p.channels or ()) + 1)]
+
+
+def local_gap(L: dict, r: float) -> float:
+    """How far above the ER (z = 0) the organelle's lower surface stands at radius r: the gap on
+    the flat contact, the curved ball beyond it, infinite past the ball."""
+    if r <= L["a"]:
+        return L["zc"] - L["d"]
+    if r >= L["R"]:
+        return math.inf
+    return L["zc"] - math.sqrt(L["R"] ** 2 - r * r)
+
+
+def check_channels(p, L: dict) -> None:
+    """Every channel a disk wholly on the ER top, on one side of the contact's edge, apart from
+    the others, and (with ip3r_height) where an IP3R fits; FieldError naming the channel."""
+    if p.channels is None:
+        return
+    rc, n = p.channel_size(), len(p.channels)
+    if not 1 * NM - 1e-12 <= rc <= 50 * NM + 1e-12:
+        raise FieldError("channel_radius", f"must lie between 1 nm and 50 nm (got {rc / NM:g} nm)")
+    if not 1 <= n <= MAX_CHANNELS:
+        raise FieldError("channels", f"give 1 to {MAX_CHANNELS} channel positions (got {n})")
+    if p.variant != "3d":
+        if n > 1 or any(abs(c) > 1e-12 for c in p.channels[0]):
+            raise FieldError("channels", "the axisymmetric (r, z) variant holds one channel on the "
+                             'axis only, channels = [["0 nm", "0 nm"]]: use variant = "3d" for '
+                             "channels off the axis or more than one")
+    a, r_er, Rd = L["a"], L["r_er"], L["Rd"]
+    for i, (x, y) in enumerate(p.channels):
+        where, name = ("channels", i), f"channel {i + 1} (er_channel_{i + 1})"
+        r = math.hypot(x, y)
+        if r > Rd:
+            raise FieldError(where, f"{name} at r = {r / NM:g} nm lies outside the domain "
+                             f"(radius {Rd / NM:g} nm)")
+        if r + rc >= r_er - 1e-12:
+            raise FieldError(where, f"{name} is off the ER top face: its disk reaches r = "
+                             f"{(r + rc) / NM:g} nm, the ER sheet ends at {r_er / NM:g} nm")
+        if abs(r - a) <= rc + 1e-12:
+            raise FieldError(where, f"{name} straddles the contact's edge (r = {a / NM:g} nm): put "
+                             f"its centre at r ≤ {(a - rc) / NM:g} nm or beyond {(a + rc) / NM:g} nm")
+        if p.ip3r_height is not None:
+            h = local_gap(L, max(0.0, r - rc))
+            if h < p.ip3r_height - 1e-12:
+                raise FieldError(where, f"{name} sits where the ER faces the organelle across "
+                                 f"{h / NM:.3g} nm, less than ip3r_height ({p.ip3r_height / NM:g} nm): "
+                                 "an IP3R does not fit there (docs/geometry.md, IP3R exclusion)")
+        for j in range(i):
+            xj, yj = p.channels[j]
+            dist = math.hypot(x - xj, y - yj)
+            if dist <= 2 * rc + 1e-12:
+                raise FieldError(where, f"{name} overlaps channel {j + 1}: centres "
+                                 f"{dist / NM:g} nm apart, need more than 2 × channel_radius = "
+                                 f"{2 * rc / NM:g} nm")
+
+
+def _channel_pieces(p, sh, shapes: dict) -> None:
+    """One thin cylinder of cytosol over each channel (listed after the cleft, so it splits the
+    patch or the ER membrane): its face on the ER becomes er_channel_k."""
+    rc = p.channel_size()
+    for k, (x, y) in enumerate(p.channels or (), start=1):
+        if sh.dim == 3:
+            shapes[f"channel_{k}"] = sh.occ.addCylinder(x, y, 0, 0, 0, 0.5 * p.gap, rc)
+        else:                   # (r, z): the one channel on the axis (check_channels)
+            shapes[f"channel_{k}"] = sh.cylinder(rc, 0.0, 0.5 * p.gap)
+
+
+def _channel_features(p, e) -> list[tuple[str, float]]:
+    """Finer cells on every channel: at most a third of its radius (as on a cluster)."""
+    rc = p.channel_size()
+    h = min(p.mesh_size("size_min"), rc / 3)
+    return [(e.plane_disk(0.0, rc, (x, y)), h) for x, y in p.channels or ()]
+
+
+def _channel_areas(p, L) -> tuple[float, float, dict[str, float]]:
+    """The channels' area taken off (the contact patch, the rest of the ER membrane) and the area
+    of each channel's surface."""
+    rc = p.channel_size()
+    in_patch = off_patch = 0.0
+    areas = {}
+    for name, (x, y) in zip(channel_names(p), p.channels or ()):
+        areas[name] = math.pi * rc * rc
+        if math.hypot(x, y) < L["a"]:
+            in_patch += areas[name]
+        else:
+            off_patch += areas[name]
+    return in_patch, off_patch, areas
+
+
+def _er_footprints(p, L) -> tuple[float, float, dict[str, float]]:
+    """What the cluster or the channels take off the patch and the ER membrane, and their own
+    surfaces' areas (for `reference`)."""
+    in_c, off_c = _cluster_areas(p, L)
+    in_ch, off_ch, areas = _channel_areas(p, L)
+    if p.cluster_radius is not None:
+        areas["er_cluster"] = in_c + off_c
+    return in_c + in_ch, off_c + off_ch, areas
+
+
+def _er_zone_surface(zone: str | None, patch: str) -> str:
+    """The ER–cytosol surface by the zone of the cytosol piece above it."""
+    if zone and zone.startswith("channel_"):
+        return "er_" + zone
+    return {"cluster": "er_cluster", "cleft": patch}.get(zone, "er_membrane")
+
+
 def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
                            compartment_of: Callable[[set[str]], str],
                            surface_of: Callable[[str, str, str | None], str | None]):
@@ -192,7 +327,8 @@ def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
 
     `shapes` lists the domain first. `surface_of(comp_a, comp_b, zone)` names an interface
     (comp_b is OUTSIDE on the outer boundary) or returns None to leave it untagged; `zone` is
-    "cluster" or "cleft" when a piece next to the interface lies in that shape, else None.
+    "channel_k", "cluster" or "cleft" when a piece next to the interface lies in that shape (in
+    this order of precedence), else None.
     """
     occ = gmsh.model.occ
     names = list(shapes)
@@ -220,8 +356,10 @@ def _fragment_and_classify(gmsh, dim: int, shapes: dict[str, int],
             if len(pieces) == 1 and xmax < 1e-6:
                 continue            # the symmetry axis r = 0: no flux by symmetry
         comps = [comp_of_piece[t] for t in pieces]
-        cleft = ("cluster" if any("cluster" in member[t] for t in pieces) else
-                 "cleft" if any("cleft" in member[t] for t in pieces) else None)
+        channel = next((n for t in pieces for n in member[t] if n.startswith("channel_")), None)
+        cleft = (channel or
+                 ("cluster" if any("cluster" in member[t] for t in pieces) else
+                  "cleft" if any("cleft" in member[t] for t in pieces) else None))
         if len(comps) == 1:
             name = surface_of(comps[0], OUTSIDE, cleft)
         else:
@@ -252,7 +390,13 @@ def _network_claim(p) -> tuple[SurfaceClaim, ...]:
 
 
 def _cluster_claim(p) -> tuple[SurfaceClaim, ...]:
-    return (SurfaceClaim("er_cluster", (("er", "cytosol"),)),) if p.cluster_radius is not None else ()
+    """The cluster's and the channels' surfaces, each between the ER and the cytosol."""
+    names = (["er_cluster"] if p.cluster_radius is not None else []) + channel_names(p)
+    return tuple(SurfaceClaim(n, (("er", "cytosol"),)) for n in names)
+
+
+def _footprint_names(p) -> list[str]:
+    return (["er_cluster"] if p.cluster_radius is not None else []) + channel_names(p)
 
 
 # ------------------------------------------------------------------------ mam_contact --
@@ -275,6 +419,7 @@ class MamContactParams(_ContactParams):
             raise ValueError("contact_radius too small for the inner membrane to stay flat under the "
                              f"contact: need contact_radius > {math.sqrt(2 * w * (R - d)) / NM:.0f} nm "
                              "or a thinner ims_width")
+        check_channels(self, _ball_on_sheet(R, self))
         return self
 
 
@@ -292,8 +437,7 @@ class MamContact(GmshBuilder):
     @staticmethod
     def surface_names(p) -> list[str]:
         names = ["er_membrane", "er_mam_patch", "omm", "omm_mam_patch", "imm", "outer"]
-        return (names + (["er_network"] if p.er_network else []) +
-                (["er_cluster"] if p.cluster_radius is not None else []))
+        return names + (["er_network"] if p.er_network else []) + _footprint_names(p)
 
     @classmethod
     def claims(cls, p):
@@ -321,14 +465,13 @@ class MamContact(GmshBuilder):
         Vi, Si, Fi = truncated_ball_measures(R - w, d - w)
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        in_patch, off_patch = _cluster_areas(p, L)
+        in_patch, off_patch, footprints = _er_footprints(p, L)
         areas = {"er_mam_patch": math.pi * a * a - in_patch,
                  "er_membrane": er["er_surface"] - math.pi * a * a - off_patch,
                  "omm_mam_patch": Fo, "omm": So, "imm": Si + Fi, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
-        if p.cluster_radius is not None:
-            areas["er_cluster"] = sum(_cluster_areas(p, L))
+        areas.update(footprints)
         return {
             "volumes": {"cytosol": V_dom - er["er"] - Vo, "er": er["er"], "ims": Vo - Vi,
                         "matrix": Vi},
@@ -349,6 +492,7 @@ class MamContact(GmshBuilder):
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
         _cluster_pieces(p, L, sh, shapes)
+        _channel_pieces(p, sh, shapes)
 
         def compartment_of(s):
             if "imm" in s:
@@ -361,7 +505,7 @@ class MamContact(GmshBuilder):
 
         def surface_of(x, y, cleft):
             if _pair(x, y, "er", "cytosol"):
-                return {"cluster": "er_cluster", "cleft": "er_mam_patch"}.get(cleft, "er_membrane")
+                return _er_zone_surface(cleft, "er_mam_patch")
             if _pair(x, y, "ims", "cytosol"):
                 return "omm_mam_patch" if cleft else "omm"
             if _pair(x, y, "matrix", "ims"):
@@ -380,7 +524,7 @@ class MamContact(GmshBuilder):
             (e.sphere(L["zc"], L["R"]), hmem),
             (e.sphere(L["zc"], L["R"] - p.ims_width), hmem),
             (e.plane_disk(p.gap + p.ims_width, L["a"]), hmem),
-        ] + _cluster_features(p, L, e)
+        ] + _cluster_features(p, L, e) + _channel_features(p, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim, p.threads)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))
@@ -400,6 +544,7 @@ class ErLysosomeParams(_ContactParams):
         if self.contact_radius >= self.lysosome_radius:
             raise ValueError(f"contact_radius ({self.contact_radius / NM:g} nm) must be smaller than "
                              f"lysosome_radius ({self.lysosome_radius / NM:g} nm)")
+        check_channels(self, _ball_on_sheet(self.lysosome_radius, self))
         return self
 
 
@@ -418,8 +563,7 @@ class ErLysosome(GmshBuilder):
     def surface_names(p) -> list[str]:
         names = ["er_membrane", "er_contact_patch", "lysosome_membrane", "lysosome_contact_patch",
                  "outer"]
-        return (names + (["er_network"] if p.er_network else []) +
-                (["er_cluster"] if p.cluster_radius is not None else []))
+        return names + (["er_network"] if p.er_network else []) + _footprint_names(p)
 
     @classmethod
     def claims(cls, p):
@@ -445,14 +589,13 @@ class ErLysosome(GmshBuilder):
         V, S, F = truncated_ball_measures(L["R"], L["d"])
         V_dom = math.pi * L["Rd"] ** 2 * (L["z1"] - L["z0"])
         er = _sheet_measures(L, p)
-        in_patch, off_patch = _cluster_areas(p, L)
+        in_patch, off_patch, footprints = _er_footprints(p, L)
         areas = {"er_contact_patch": math.pi * a * a - in_patch,
                  "er_membrane": er["er_surface"] - math.pi * a * a - off_patch,
                  "lysosome_contact_patch": F, "lysosome_membrane": S, "outer": er["outer"]}
         if p.er_network:
             areas["er_network"] = er["er_network"]
-        if p.cluster_radius is not None:
-            areas["er_cluster"] = sum(_cluster_areas(p, L))
+        areas.update(footprints)
         return {
             "volumes": {"cytosol": V_dom - er["er"] - V, "er": er["er"], "lysosome": V},
             "areas": areas,
@@ -471,6 +614,7 @@ class ErLysosome(GmshBuilder):
             "cleft": sh.cylinder(L["a"], 0.0, p.gap),
         }
         _cluster_pieces(p, L, sh, shapes)
+        _channel_pieces(p, sh, shapes)
 
         def compartment_of(s):
             if "lysosome" in s:
@@ -481,7 +625,7 @@ class ErLysosome(GmshBuilder):
 
         def surface_of(x, y, cleft):
             if _pair(x, y, "er", "cytosol"):
-                return {"cluster": "er_cluster", "cleft": "er_contact_patch"}.get(cleft, "er_membrane")
+                return _er_zone_surface(cleft, "er_contact_patch")
             if _pair(x, y, "lysosome", "cytosol"):
                 return "lysosome_contact_patch" if cleft else "lysosome_membrane"
             if _pair(x, y, "cytosol", OUTSIDE):
@@ -496,7 +640,7 @@ class ErLysosome(GmshBuilder):
         features = _cleft_features(p, L, e) + [
             (e.cylinder_surface(L["r_er"], -p.er_thickness, 0.0), hmem),
             (e.sphere(L["zc"], L["R"]), hmem),
-        ] + _cluster_features(p, L, e)
+        ] + _cluster_features(p, L, e) + _channel_features(p, e)
         size_field(gmsh, features, p.mesh_size("grading"), p.mesh_size("size_max"), p.resolution)
         mesh_options(gmsh, dim, p.threads)
         add_physical_groups(gmsh, dim, volumes, surfaces, cls.compartment_names(p))

@@ -1,7 +1,8 @@
 """Compact channel clusters in the Gmsh contact builders (`cluster_radius`): the cluster disk is
 its own tagged surface, `er_cluster`, cut out of the ER contact patch and meshed finer; a
 compact cluster puts a higher [Ca²⁺] on the facing membrane than the same current smeared over
-the patch (docs/cases.md, "Compact clusters": the numbers there are asserted here)."""
+the patch (docs/cases.md, "Compact clusters": the numbers there are asserted here, the 3D ones
+with six explicit channels (`channels`) by the slow test)."""
 
 import math
 
@@ -37,7 +38,7 @@ def test_a_cluster_that_does_not_fit_the_contact_is_refused(value, message):
     assert "geometry" in str(err.value) and message in str(err.value)
 
 
-def _case(cluster_radius, resolution=1.0):
+def _case(cluster_radius, resolution=1.0, er="500 uM"):
     """The mam_transfer contact (20 nm gap, 150 nm contact), no buffer, no mitochondrial
     transport; 6 × 0.15 pA clamped (channel_cluster) on the compact cluster or the whole patch,
     run to its steady state."""
@@ -52,7 +53,7 @@ def _case(cluster_radius, resolution=1.0):
                  "references": ["Illustrative"]},
         "geometry": geometry,
         "species": [{"ion": "Ca", "D": "220 um**2/s",
-                     "initial": {"cytosol": "0.1 uM", "er": "500 uM", "ims": "0.1 uM",
+                     "initial": {"cytosol": "0.1 uM", "er": er, "ims": "0.1 uM",
                                  "matrix": "0.1 uM"}}],
         "fluxes": [{"model": "channel_cluster", "label": "cluster",
                     "surface": "er_cluster" if cluster_radius else "er_mam_patch",
@@ -93,6 +94,87 @@ def test_a_compact_cluster_raises_the_facing_omm_with_the_same_current(steady):
     assert scale == pytest.approx(169, abs=0.5) and rim == pytest.approx(60, abs=0.5)   # the docs
     assert predicted == pytest.approx(415.5, abs=0.05)
     assert predicted / omm["compact"] - 1 == pytest.approx(0.05, abs=0.005)
+
+
+def test_the_cytosol_does_not_depend_on_the_lumen_with_a_clamped_current(steady):
+    """The 3D runs below start the ER at 5 mM so that the lumen under a 5 nm channel stays
+    positive: with the current clamped, the cytosolic field (and the OMM value) is the same."""
+    res = md.Simulation(md.case_from_dict(_case("30 nm", er="5 mM"), "cluster.toml")).run()
+    assert res.status == md.Status.STEADY_STATE
+    omm = res.metrics.surfaces["omm_mam_patch"]["Ca"].peak_uM
+    assert omm == pytest.approx(steady["compact"].surfaces["omm_mam_patch"]["Ca"].peak_uM, rel=1e-6)
+
+
+def hexagon(spacing_nm=15.5):
+    """Six channel positions at the corners of a regular hexagon of side `spacing_nm`: each
+    channel `spacing_nm` from its two neighbours (the IP3R cytosolic domains, 15.5 nm across,
+    packed edge to edge: docs/cases.md, mam_gap_sweep_exclusion)."""
+    return [[f"{spacing_nm * math.cos(k * math.pi / 3):.4f} nm",
+             f"{spacing_nm * math.sin(k * math.pi / 3):.4f} nm"] for k in range(6)]
+
+
+def _case_3d(footprint, resolution):
+    """The steady setup above on the 3D mesh: smeared, the 30 nm cluster disk, or six explicit
+    channels (one 0.15 pA flux each); the ER at 5 mM (see the test above)."""
+    raw = _case("30 nm" if footprint == "compact" else None, resolution, er="5 mM")
+    raw["geometry"]["variant"] = "3d"
+    if footprint == "channels":
+        raw["geometry"]["channels"] = hexagon()
+        flux = raw["fluxes"][0]
+        raw["fluxes"] = [dict(flux, label=f"channel{k}", surface=f"er_channel_{k}",
+                              params=dict(flux["params"], channels=1)) for k in range(1, 7)]
+    return raw
+
+
+@pytest.mark.slow
+def test_six_explicit_channels_against_the_disk_and_the_smeared_cluster_in_3d(mesh_cache):
+    """docs/cases.md: on the 3D mesh (resolution 2) the OMM value is 169.6 µM for the smeared
+    cluster, 455.4 µM for the 30 nm disk and 471.0 µM for six 5 nm channels 15.5 nm apart
+    (~25 CPU-s a run)."""
+    omm, cells = {}, {}
+    for footprint in ("smeared", "compact", "channels"):
+        res = md.Simulation(md.case_from_dict(_case_3d(footprint, 2.0), "cluster.toml")).run()
+        assert res.status == md.Status.STEADY_STATE
+        m = res.metrics
+        flow = sum(f["Ca"].amount_amol for f in m.fluxes.values()) / m.time_ms
+        assert flow * 1e3 == pytest.approx(CHANNELS * current_to_molar_flow(CURRENT_PA, 2), rel=1e-9)
+        assert abs(m.mass_balance["Ca"].relative_error) < 1e-9
+        omm[footprint] = m.surfaces["omm_mam_patch"]["Ca"].peak_uM
+        cells[footprint] = res.manifest.mesh.cells
+    assert cells == {"smeared": 44145, "compact": 44508, "channels": 46497}      # the docs' table
+    assert omm["smeared"] == pytest.approx(169.6, abs=0.5)
+    assert omm["compact"] == pytest.approx(455.4, abs=0.5)
+    assert omm["channels"] == pytest.approx(471.0, abs=0.5)
+    assert round(omm["channels"] / omm["compact"] - 1, 2) == 0.03        # the docs' ratios
+    assert round(omm["channels"] / omm["smeared"], 2) == 2.78
+    assert round(omm["compact"] / omm["smeared"], 2) == 2.68
+    # 15–18 % above the (r, z) values of the table above (144.0, 396.3)
+    assert (round(100 * (omm["compact"] / 396.3 - 1)), round(100 * (omm["smeared"] / 144.0 - 1))) \
+        == (15, 18)
+    assert omm["channels"] - omm["compact"] == pytest.approx(15.6, abs=0.1)
+    # the thin-cleft formula with a ring of radius 15.5 nm for the six: +27 µM over the disk
+    ring, disk = math.log(CONTACT / 0.0155), math.log(CONTACT / 0.030) + 0.5
+    assert (round(ring, 2), round(disk, 2)) == (2.27, 2.11)
+    assert CHANNELS * current_to_molar_flow(CURRENT_PA, 2) / (2 * math.pi * D * GAP) * (ring - disk) \
+        == pytest.approx(27, abs=0.5)
+
+
+@pytest.mark.slow
+def test_on_a_finer_3d_mesh_the_channels_stay_above_the_disk(mesh_cache):
+    """docs/cases.md: at resolution 1.5 the disk gives 428.2 µM and the six channels 459.1 µM
+    (89 056 and 91 599 cells, ~55 and ~70 CPU-s); the smeared mesh at 1.5 is refused (a
+    tetrahedron of no volume), so it is not in the table."""
+    omm, cells = {}, {}
+    for footprint in ("compact", "channels"):
+        res = md.Simulation(md.case_from_dict(_case_3d(footprint, 1.5), "cluster.toml")).run()
+        assert res.status == md.Status.STEADY_STATE
+        omm[footprint] = res.metrics.surfaces["omm_mam_patch"]["Ca"].peak_uM
+        cells[footprint] = res.manifest.mesh.cells
+    assert cells == {"compact": 89056, "channels": 91599}
+    assert omm["compact"] == pytest.approx(428.2, abs=0.5)
+    assert omm["channels"] == pytest.approx(459.1, abs=0.5)
+    assert round(omm["channels"] / omm["compact"] - 1, 2) == 0.07
+    assert omm["channels"] - omm["compact"] == pytest.approx(30.9, abs=0.1)
 
 
 @pytest.mark.slow
@@ -166,7 +248,7 @@ def test_the_ip3r_exclusion_rule_moves_the_cluster_out_of_a_narrow_gap(built):
     areas = domain.stats["surface_areas_um2"]
     assert areas["er_cluster"] == pytest.approx(math.pi * rc * rc, rel=1e-9)
     assert areas["er_mam_patch"] == pytest.approx(math.pi * a * a, rel=1e-9)      # left the cleft
-    with pytest.raises(ValueError, match="give cluster_radius too"):
+    with pytest.raises(ValueError, match="give cluster_radius or channels too"):
         cls.Params.model_validate({"builder": "mam_contact", "ip3r_height": "17 nm"})
 
 

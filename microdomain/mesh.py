@@ -299,6 +299,17 @@ def build_unstructured_domain(geo: UnstructuredGeometry, warn_quality: bool = Tr
                             f"has cell tags {', '.join(tm.cell_tag_names)}")
     comp_id = np.array([names.index(t) for t in tm.cell_tag_names])[tm.cell_tags]
     faces = build_faces(tm.cell_blocks)
+    overshared, repeated = mesh_checks.overshared_faces(faces.cell_faces)
+    if overshared.size:
+        which = ""
+        if repeated:
+            first = repeated[0]
+            which = (f"; cells {', '.join(map(str, first))} "
+                     f"({tm.cell_tag_names[tm.cell_tags[first[0]]]}) are one element repeated"
+                     + (f" ({len(repeated)} such groups)" if len(repeated) > 1 else ""))
+        raise GeometryError(f"{geo.path}: {overshared.size} face(s) shared by more than two cells "
+                            f"(a non-conforming mesh){which}; finite volumes cannot use it: remesh "
+                            "(for a Gmsh builder, a slightly different `resolution` gives another mesh)")
     points = tm.points
     if geo.cylindrical:
         if geo.dim != 2:

@@ -55,6 +55,23 @@ def face_quality(face_centers: np.ndarray, face_normals: np.ndarray, face_cells:
     return angle, skew
 
 
+def overshared_faces(cell_faces: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """Faces that more than two cells claim, and the groups of cells among their claimants that
+    have the same faces (one element repeated). A conforming mesh has at most two cells on a
+    face; FiPy keeps two, so a third cell's volume and fluxes come out wrong (a duplicated
+    tetrahedron in a Gmsh mesh has shown up as a negative cell volume). cell_faces: (k, cells)
+    face ids, −1 padding."""
+    ids = cell_faces[cell_faces >= 0]
+    faces = np.flatnonzero(np.bincount(ids) > 2)
+    if not faces.size:
+        return faces, []
+    cells = np.flatnonzero(np.isin(cell_faces, faces).any(axis=0))
+    keys = {}
+    for c in cells:
+        keys.setdefault(tuple(np.sort(cell_faces[:, c])), []).append(int(c))
+    return faces, [group for group in keys.values() if len(group) > 1]
+
+
 def quality_stats(angle: np.ndarray, skew: np.ndarray, warn: bool = True, label: str = "mesh") -> dict:
     """Summary statistics; warns (MeshQualityWarning) above the limits."""
     if angle.size == 0:

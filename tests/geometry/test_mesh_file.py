@@ -8,7 +8,7 @@ import pytest
 from microdomain.case import CaseError, case_from_dict
 from microdomain.geometry import builders
 from microdomain.geometry.unstructured import build_faces
-from microdomain.mesh import build_domain
+from microdomain.mesh import GeometryError, build_domain
 from microdomain.mesh_checks import MeshQualityWarning
 
 
@@ -134,3 +134,21 @@ def test_a_relative_path_is_read_beside_the_case_file(tmp_path, monkeypatch):
     case = load_case(case_file)
     assert case.compartments() == ["left", "right"]
     assert build_domain(case.builder.build(case.geometry)).n_cells == 4
+
+
+def test_a_repeated_element_is_refused_naming_its_cells(tmp_path):
+    """A Gmsh mesh once held one tetrahedron three times (mam_contact 3D, er_network, resolution
+    1.5): FiPy then computed a negative volume. The load names the repeated element instead."""
+    path = _two_boxes(tmp_path / "boxes.msh")
+    mesh = meshio.read(path)
+    tris = mesh.cells_dict["triangle"]
+    mesh = meshio.Mesh(mesh.points, [("line", mesh.cells_dict["line"]),
+                                     ("triangle", np.vstack([tris, tris[2:3]]))],
+                       cell_data={"gmsh:physical": [np.array([3]), np.array([1, 1, 2, 2, 2])],
+                                  "gmsh:geometrical": [np.array([1]), np.array([1, 1, 2, 2, 2])]},
+                       field_data=mesh.field_data)
+    meshio.write(path, mesh, file_format="gmsh22", binary=False)
+    case = case_from_dict(_case({"builder": "mesh_file", "path": str(path)}))
+    with pytest.raises(GeometryError, match=r"1 face\(s\) shared by more than two cells .*cells 2, 4 "
+                                        r"\(right\) are one element repeated"):
+        build_domain(case.builder.build(case.geometry))

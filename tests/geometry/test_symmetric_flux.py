@@ -80,3 +80,27 @@ def test_axisymmetric_meshes_are_refused():
     with pytest.raises(ModelError, match="symmetric") as err:
         _system("mam_contact.toml", "symmetric", 2.0)
     assert err.value.problems[0][0] == "solver.nonorthogonal"
+
+
+def test_bath_faces_enter_as_known_values(mam):
+    """A bath fixes the face value: a linear field with its own values on the `outer` bath faces
+    leaves zero residual in every cell next to the bath (its face term drops out, as on interior
+    faces), and the constant bath value of a constant field gives zero flux."""
+    domain, _ = mam
+    bath = domain.surfaces["outer"].faces
+    scheme = SymmetricDiffusion(domain, bath)
+    grad = np.array([0.3, -0.2, 0.5])
+    u = 1.0 + grad @ domain.cell_centers
+    A, g = scheme.operator(np.ones(domain.n_cells), 1.0 + grad @ domain.face_centers[:, scheme.bath_faces])
+    fc = domain.face_cells
+    walls = (fc[1] < 0) | domain.membrane_faces()
+    walls[bath] = False
+    read = np.zeros(domain.n_cells, bool)
+    read[np.unique(scheme.Delta[np.flatnonzero(walls[scheme.faces])].indices)] = True
+    next_to_bath = np.zeros(domain.n_cells, bool)
+    next_to_bath[fc[0, bath]] = True
+    ok = next_to_bath & ~read
+    assert ok.sum() > 50
+    assert np.abs(A @ u - g)[ok].max() < 1e-12 * abs(A).max()
+    A, g = scheme.operator(np.ones(domain.n_cells), np.full(scheme.bath_faces.size, 2.0))
+    assert np.abs(A @ np.full(domain.n_cells, 2.0) - g).max() < 1e-12 * abs(A).max()

@@ -1,9 +1,9 @@
 """Diffusion on non-orthogonal meshes, symmetric and consistent: a SUSHI-type scheme.
 
-`[solver] nonorthogonal = "symmetric"`. The scheme is the cell-centred variant of SUSHI
-(Eymard, Gallouët & Herbin 2010, "Discretization of heterogeneous and anisotropic diffusion
-problems on general nonconforming meshes", IMA J. Numer. Anal. 30(4):1009–1043) in which every
-face value is eliminated by an interpolation of cell values. What it is, and why each choice:
+`[solver] nonorthogonal = "symmetric"`. The scheme is the cell-centred variant of SUSHI (the
+stabilised hybrid scheme of Eymard, Gallouët and Herbin, 2010; named, not cited: it is not in
+docs/references.bib, and its bibliographic data could not be checked here) in which every face
+value is eliminated by an interpolation of cell values. What it is, and why each choice:
 
 1. **Face values, linearly exact.** Every cell's least-squares gradient g_K (same-compartment
    neighbours only: concentrations jump at membranes) carries its value to a face centre,

@@ -151,8 +151,8 @@ def test_the_symmetric_scheme_on_the_linear_field():
 
 
 # ...and to the cases' own end (10 ms MAM, 5 ms ER–lysosome), the coarse variants as default CI
-# runs them with "none": measured 610 and 549 CPU s (164 and 159 with "none") on a loaded machine, no negative
-# concentration (docs/geometry.md).
+# runs them with "none": measured 610 and 549 CPU s (164 and 159 with "none") on a loaded
+# machine, no negative concentration (docs/geometry.md).
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mam_contact_3d", "er_lysosome_contact_3d"])
 def test_the_symmetric_scheme_runs_the_coarse_contacts_to_their_end(name, tmp_path):

@@ -91,7 +91,8 @@ def test_bath_faces_enter_as_known_values(mam):
     scheme = SymmetricDiffusion(domain, bath)
     grad = np.array([0.3, -0.2, 0.5])
     u = 1.0 + grad @ domain.cell_centers
-    A, g = scheme.operator(np.ones(domain.n_cells), 1.0 + grad @ domain.face_centers[:, scheme.bath_faces])
+    at_bath = 1.0 + grad @ domain.face_centers[:, scheme.bath_faces]
+    A, g = scheme.operator(np.ones(domain.n_cells), at_bath)
     fc = domain.face_cells
     walls = (fc[1] < 0) | domain.membrane_faces()
     walls[bath] = False

@@ -90,8 +90,9 @@ def contact_errors(builder: str, resolution: float, nonorthogonal: str = "none",
 def observed_orders(builder: str, nonorthogonal: str, levels: list[float] | None = None) -> dict:
     """{"cells": [...], "errors": [contact_errors per level], (quantity, norm): order} of the
     manufactured solution with one `solver.nonorthogonal` at the full levels: the least-squares
-    slope of log error against log h, h = cells^(−1/3), as the study rows compute it. For schemes the full study does not
-    repeat (the symmetric one: docs/geometry.md, "Accuracy on the 3D meshes")."""
+    slope of log error against log h, h = cells^(−1/3), as the study rows compute it. For
+    schemes the full study does not repeat (the symmetric one: docs/geometry.md, "Accuracy on
+    the 3D meshes")."""
     levels = levels or LEVELS[builder][1]
     runs = [contact_errors(builder, res, nonorthogonal) for res in levels]
     log_h = np.log([r["cells"] ** (-1.0 / 3.0) for r in runs])

@@ -29,6 +29,7 @@ from .fluxes import FluxContext, FluxModel, registry as flux_registry
 from .mesh import Domain
 from .quantities import value_in
 from .solver.nonorthogonal import LimitedCorrection, NonOrthogonalCorrection, tangential_offsets
+from .solver.symmetric_flux import SymmetricDiffusion
 from .reactions import registry as reaction_registry
 
 
@@ -388,6 +389,39 @@ def _corrected_for_skew(domain: Domain, T: list) -> list:
     return out
 
 
+def _symmetric_transport(domain: Domain, diffusivities: list, boundaries: list, T: list, g: list):
+    """T_u and g_u with the symmetric, consistent scheme in place of FiPy's two-point diffusion
+    (solver/symmetric_flux.py): A_u from the cone gradients, the baths as known face values; open
+    faces keep their far-field conductance on the cell value, as in `_transport`. A mesh without
+    skewed faces keeps FiPy's operator (already consistent there)."""
+    if domain.cylindrical:
+        raise ModelError([("solver.nonorthogonal", "\"symmetric\" is built for Cartesian meshes; "
+                           "this (r, z) mesh is axisymmetric: use \"correct\" or \"none\"")])
+    if not NonOrthogonalCorrection(domain).active:
+        return T, g
+    baths = [b for b in boundaries if b.kind == "bath"]
+    faces = np.concatenate([b.faces for b in baths]) if baths else np.zeros(0, int)
+    scheme = SymmetricDiffusion(domain, faces)
+    where = np.searchsorted(scheme.bath_faces, faces)
+    T_out, g_out = [], []
+    for k, D in enumerate(diffusivities):
+        values = np.zeros(scheme.bath_faces.size)
+        if baths:
+            values[where] = np.concatenate([b.values[k] for b in baths])
+        A, gk = scheme.operator(D, values)
+        for b in boundaries:
+            if b.kind == "open":
+                G = _open_conductance(domain, b.faces, D, b.center)
+                cells = domain.face_cells[0, b.faces]
+                A = A + sp.csr_matrix((G, (cells, cells)), shape=A.shape)
+                gk = gk + np.bincount(cells, weights=G * b.values[k], minlength=gk.size)
+        A = A.tocsr()
+        A.eliminate_zeros()
+        T_out.append(A)
+        g_out.append(gk)
+    return T_out, g_out
+
+
 def build_system(case: Case, domain: Domain) -> System:
     chem = build_chemistry(case, domain)
     U0 = _initial_state(case, domain, chem)
@@ -403,7 +437,8 @@ def build_system(case: Case, domain: Domain) -> System:
     if problems:
         raise ModelError(problems)
     T, g = [], []
-    for k, D in enumerate(_diffusivities(case, domain, chem)):
+    diffusivities = _diffusivities(case, domain, chem)
+    for k, D in enumerate(diffusivities):
         baths = [(b.faces, b.values[k]) for b in boundaries if b.kind == "bath"]
         opens = [(b.faces, _open_conductance(domain, b.faces, D, b.center), b.values[k])
                  for b in boundaries if b.kind == "open"]
@@ -411,7 +446,9 @@ def build_system(case: Case, domain: Domain) -> System:
         T.append(Tk)
         g.append(gk)
     correction = None
-    if domain.nodes is None and case.solver.nonorthogonal == "correct":
+    if domain.nodes is None and case.solver.nonorthogonal == "symmetric":
+        T, g = _symmetric_transport(domain, diffusivities, boundaries, T, g)
+    elif domain.nodes is None and case.solver.nonorthogonal == "correct":
         T = _corrected_for_skew(domain, T)
     elif domain.nodes is None and case.solver.nonorthogonal == "limited":
         skew = NonOrthogonalCorrection(domain, T)

@@ -278,8 +278,9 @@ class SolverSpec(Strict):
     # non-orthogonal correction on unstructured meshes (solver/nonorthogonal.py): "correct"
     # unlimited in the operator (T − C: second order, not stable on every contact mesh), "limited"
     # deferred with each face's correction at most `nonorthogonal_limit` times its two-point flux
-    # (stable, about first order), "none"
-    nonorthogonal: Literal["correct", "limited", "none"] = "none"
+    # (stable, about first order), "symmetric" the SUSHI-type scheme of solver/symmetric_flux.py
+    # (symmetric positive semi-definite and consistent; Cartesian meshes only), "none"
+    nonorthogonal: Literal["correct", "limited", "symmetric", "none"] = "none"
     nonorthogonal_limit: float = Field(0.5, gt=0, le=1)
     allow_large: Bool = False     # lift the cell limit of structured grids (limits.MAX_CELLS)
 

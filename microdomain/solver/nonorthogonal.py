@@ -32,6 +32,10 @@ tests/geometry/test_nonorthogonal.py). It is not the default: it does not restor
 and the deferred correction slows Newton so much that the coarse 3D contacts had not reached
 t = 0.05 ms after 170 CPU s (measured; "correct" fails there at 0.050 / 0.116 ms in < 110 s).
 
+`nonorthogonal = "symmetric"` (solver/symmetric_flux.py) is the other way to stability: not a
+correction of the two-point flux but a SUSHI-type operator, symmetric positive semi-definite by
+construction and consistent; docs/geometry.md measures it against these two.
+
 Membrane faces carry no diffusion; there the same least-squares gradients carry each cell's
 value along the face to the point under the face centre, c_P + ∇c_P·(x_f − x_P − δ_P·n), so
 membrane fluxes see the concentration at the membrane (solver/membrane.py) on skewed cells too.

@@ -87,6 +87,22 @@ def contact_errors(builder: str, resolution: float, nonorthogonal: str = "none",
             "max": [float(v) for v in norms["max"]], "quality": domain.stats.get("quality", {})}
 
 
+def observed_orders(builder: str, nonorthogonal: str, levels: list[float] | None = None) -> dict:
+    """{"cells": [...], "errors": [contact_errors per level], (quantity, norm): order} of the
+    manufactured solution with one `solver.nonorthogonal` at the full levels: the least-squares
+    slope of log error against log h, h = cells^(−1/3), as the study rows compute it. For
+    schemes the full study does not repeat (the symmetric one: docs/geometry.md, "Accuracy on
+    the 3D meshes")."""
+    levels = levels or LEVELS[builder][1]
+    runs = [contact_errors(builder, res, nonorthogonal) for res in levels]
+    log_h = np.log([r["cells"] ** (-1.0 / 3.0) for r in runs])
+    out: dict = {"cells": [r["cells"] for r in runs], "errors": runs}
+    for k, q in enumerate(("c", "cb")):
+        for norm in ("L2", "max"):
+            out[(q, norm)] = float(np.polyfit(log_h, np.log([r[norm][k] for r in runs]), 1)[0])
+    return out
+
+
 def _rows(runs: list[dict], label: str) -> list[Row]:
     hs = [r["cells"] ** (-1.0 / 3.0) for r in runs]
     rows = []

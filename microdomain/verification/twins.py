@@ -13,10 +13,11 @@ asymmetry.
 
 The reference is the (r, z) twin refined until the probes stop changing (REFERENCE); the table
 gives every other solve's difference from it, the 3D ones with and without the opt-in
-non-orthogonal correction (solver/nonorthogonal.py).
+non-orthogonal correction (solver/nonorthogonal.py) or the symmetric scheme
+(solver/symmetric_flux.py).
 
 Run: python -m microdomain.verification.twins [--builders mam_contact,er_lysosome]
-          [--resolutions 3,2,1.5,1,0.75]
+          [--resolutions 3,2,1.5,1,0.75] [--modes none,correct,symmetric]
 """
 
 from __future__ import annotations
@@ -105,13 +106,17 @@ def compare(builder: str, variant: str, resolution: float, nonorthogonal: str, r
             "probes": probes}
 
 
-def comparison(builder: str, resolutions: list[float]) -> tuple[dict, list[dict]]:
+MODES = ("none", "correct")
+
+
+def comparison(builder: str, resolutions: list[float],
+               modes: tuple[str, ...] = MODES) -> tuple[dict, list[dict]]:
     """The reference and, against it, the (r, z) twin at its default resolution 1 and the 3D
-    mesh at each resolution, with and without the non-orthogonal correction."""
+    mesh at each resolution, with each `solver.nonorthogonal` of `modes`."""
     ref = reference_values(builder)
     rows = [compare(builder, "axisymmetric", 1.0, "none", ref)]
     for res in resolutions:
-        for mode in ("none", "correct"):
+        for mode in modes:
             rows.append(compare(builder, "3d", res, mode, ref))
     return ref, rows
 
@@ -134,10 +139,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--builders", default="mam_contact,er_lysosome")
     ap.add_argument("--resolutions", default="3,2,1.5,1,0.75")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="solver.nonorthogonal values of the 3D rows (none, correct, symmetric)")
     args = ap.parse_args(argv)
     res = [float(x) for x in args.resolutions.split(",")]
     for b in args.builders.split(","):
-        ref, rows = comparison(b, res)
+        ref, rows = comparison(b, res, tuple(args.modes.split(",")))
         print(markdown(ref, rows) + "\n", flush=True)
     return 0
 

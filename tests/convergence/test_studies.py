@@ -104,6 +104,28 @@ def _contact_orders(quick: bool, table: dict):
             assert row.met == (row.observed >= row.expected)
 
 
+# solver.nonorthogonal = "symmetric" (solver/symmetric_flux.py) at the full levels, as
+# docs/geometry.md quotes them: (quantity, norm) → order, two decimals
+SYMMETRIC_ORDERS = {
+    "mam_contact": {("c", "L2"): 2.02, ("cb", "L2"): 2.06, ("c", "max"): 1.38, ("cb", "max"): 1.26},
+    "er_lysosome": {("c", "L2"): 2.22, ("cb", "L2"): 2.25, ("c", "max"): 1.53, ("cb", "max"): 1.62},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder", sorted(SYMMETRIC_ORDERS))
+def test_symmetric_scheme_orders_full(builder):
+    from microdomain.verification.contact_studies import observed_orders
+
+    got = observed_orders(builder, "symmetric")
+    assert {k: round(v, 2) for k, v in got.items() if isinstance(k, tuple)} == SYMMETRIC_ORDERS[builder]
+    # the finest level's L2 error of c, as docs/geometry.md quotes it (µM)
+    finest = {"mam_contact": "0.00128", "er_lysosome": "0.00137"}[builder]
+    assert f'{got["errors"][-1]["L2"][0]:.3g}' == finest
+    assert got["cells"] == {"mam_contact": [6675, 14038, 25202, 63076],
+                            "er_lysosome": [6536, 13998, 25740, 66145]}[builder]
+
+
 def test_contact_orders_quick():
     _contact_orders(True, CONTACT_ORDERS_QUICK)
 

@@ -2,7 +2,8 @@
 (r, z) twins"): one 10 nm cluster on the axis of the MAM and ER–lysosome contacts, steady
 unbuffered [Ca²⁺] in the middle of the cleft at 20, 50 and 100 nm, 3D (mean of four azimuths)
 against the (r, z) twin refined to convergence. Default CI pins the 3D resolution-2 rows of the
-table; the slow test the whole table as microdomain.verification.twins prints it."""
+table; the slow test the whole table as microdomain.verification.twins prints it (the
+"symmetric" rows: `--resolutions 2,1 --modes symmetric`)."""
 
 import pytest
 
@@ -25,6 +26,9 @@ TABLE = {
         ("3d", 1.0, "correct"): ((0.1, 0.1, 0.5), (-2.2, 0.3, 0.7)),
         ("3d", 0.75, "none"): ((9.1, 8.8, 7.5), (10.0, 9.6, 10.1)),
         ("3d", 0.75, "correct"): ((1.0, 0.1, 0.3), (2.9, 0.5, 0.4)),
+        ("3d", 2.0, "symmetric"): ((0.6, 1.1, 2.0), (2.8, 1.4, 2.1)),
+        ("3d", 1.0, "symmetric"): ((0.9, 0.4, 1.1), (2.6, 0.9, 1.3)),
+        ("3d", 0.75, "symmetric"): ((1.3, 0.3, 0.7), (2.9, 0.6, 0.7)),
     },
     "er_lysosome": {
         ("axisymmetric", 1.0, "none"): ((0.2, -0.1, -1.0), (0.2, -0.1, -1.0)),
@@ -38,6 +42,8 @@ TABLE = {
         ("3d", 1.0, "correct"): ((-0.3, 0.1, 0.5), (-1.4, 0.6, 0.6)),
         ("3d", 0.75, "none"): ((8.8, 8.5, 8.1), (9.7, 9.2, 10.1)),
         ("3d", 0.75, "correct"): ((-0.2, 0.2, 0.2), (-0.6, 0.3, 0.3)),
+        ("3d", 2.0, "symmetric"): ((0.7, 1.2, 2.2), (1.6, 1.5, 2.3)),
+        ("3d", 1.0, "symmetric"): ((0.0, 0.5, 1.1), (1.5, 1.1, 1.2)),
     },
 }
 # cells of each mesh in the table (3D meshes with the 10 nm cluster)
@@ -76,6 +82,11 @@ def test_3d_at_resolution_2_against_the_axisymmetric_twin(builder):
     # azimuthal mean within 0.5 %; FiPy's two-point flux alone is off by more than 10 %
     assert all(abs(p["worst"]) < 0.02 and abs(p["rel"]) < 0.005 for p in fixed["probes"].values())
     assert all(p["rel"] > 0.10 for p in plain["probes"].values())
+    # the symmetric scheme (solver/symmetric_flux.py): within 3 % at every probe, but its mean
+    # is 2.0–2.2 % high at 100 nm, outside the 1 % of issue 15 (docs/geometry.md)
+    sym = _check(builder, ref, ("3d", 2.0, "symmetric"))
+    assert all(abs(p["worst"]) < 0.03 for p in sym["probes"].values())
+    assert sym["probes"][100.0]["rel"] > 0.01
 
 
 @pytest.mark.slow

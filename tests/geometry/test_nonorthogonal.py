@@ -16,6 +16,19 @@ from microdomain.solver.residual import Residual, Stage
 from tests.helpers import ROOT
 
 
+
+def _coarse_contact(name: str, mode: str, end: str | None = None):
+    """The coarse variant of cases/NAME.toml (as default CI runs it) with `nonorthogonal = mode`,
+    optionally stopped at `end`."""
+    from tests.cases.test_cases_run_to_end import coarse
+
+    path = ROOT / "cases" / f"{name}.toml"
+    raw = coarse(tomllib.loads(path.read_text()))
+    raw.setdefault("solver", {})["nonorthogonal"] = mode
+    if end is not None:
+        raw["time"]["end"] = end
+    return case_from_dict(raw, str(path))
+
 def _divergence_of_a_linear_field(builder_case: str, mode: str, limit: float = 0.5):
     path = ROOT / "cases" / builder_case
     raw = tomllib.loads(path.read_text())
@@ -95,13 +108,8 @@ def test_the_limited_correction_keeps_a_two_point_flux_with_a_positive_coefficie
 def test_the_unlimited_correction_fails_on_the_coarse_contacts(name, tmp_path):
     import microdomain as md
     from microdomain.solver.state import SimulationError
-    from tests.cases.test_cases_run_to_end import coarse
 
-    path = ROOT / "cases" / f"{name}.toml"
-    raw = coarse(tomllib.loads(path.read_text()))
-    raw.setdefault("solver", {})["nonorthogonal"] = "correct"
-    raw["time"]["end"] = "0.3 ms"
-    case = md.case_from_dict(raw, str(path))
+    case = _coarse_contact(name, "correct", "0.3 ms")
     with pytest.raises(SimulationError, match="negative concentration"):
         md.Simulation(case).run(out=tmp_path)
 
@@ -116,15 +124,10 @@ def test_the_unlimited_correction_fails_on_the_coarse_contacts(name, tmp_path):
 @pytest.mark.parametrize("name", ["mam_contact_3d", "er_lysosome_contact_3d"])
 def test_the_symmetric_scheme_runs_the_coarse_contacts(name, tmp_path):
     import microdomain as md
-    from tests.cases.test_cases_run_to_end import coarse
 
-    path = ROOT / "cases" / f"{name}.toml"
     peaks, er = {}, {}
     for mode in ("symmetric", "none"):
-        raw = coarse(tomllib.loads(path.read_text()))
-        raw.setdefault("solver", {})["nonorthogonal"] = mode
-        raw["time"]["end"] = "0.3 ms"
-        res = md.Simulation(md.case_from_dict(raw, str(path))).run(out=tmp_path / mode)
+        res = md.Simulation(_coarse_contact(name, mode, "0.3 ms")).run(out=tmp_path / mode)
         assert res.status.finished and res.metrics.time_ms == pytest.approx(0.3)
         peaks[mode] = res.metrics.compartments["cytosol"]["Ca"].peak_uM
         er[mode] = res.metrics.compartments["er"]["Ca"].peak_uM
@@ -157,11 +160,7 @@ def test_the_symmetric_scheme_on_the_linear_field():
 @pytest.mark.parametrize("name", ["mam_contact_3d", "er_lysosome_contact_3d"])
 def test_the_symmetric_scheme_runs_the_coarse_contacts_to_their_end(name, tmp_path):
     import microdomain as md
-    from tests.cases.test_cases_run_to_end import coarse
 
-    path = ROOT / "cases" / f"{name}.toml"
-    raw = coarse(tomllib.loads(path.read_text()))
-    raw.setdefault("solver", {})["nonorthogonal"] = "symmetric"
-    case = md.case_from_dict(raw, str(path))
+    case = _coarse_contact(name, "symmetric")
     res = md.Simulation(case).run(out=tmp_path)
     assert res.status.finished and res.metrics.time_ms == pytest.approx(case.time.end)

@@ -379,8 +379,9 @@ def _sensor_cells(model: FluxModel, domain: Domain):
 def nonorthogonal_mode(case: Case, domain: Domain) -> str:
     """The diffusion scheme `solver.nonorthogonal` gives on this mesh. Structured grids
     (`domain.nodes` set) are orthogonal: "none". "auto", the default, is "correct" on unstructured
-    3D meshes: on the tetrahedral contacts the two-point flux is 5-28 % off the axisymmetric twin
-    at any resolution and the correction brings it within 1 % (docs/geometry.md). On 2D and
+    3D meshes: on the tetrahedral contacts the two-point flux is 5-35 % off the axisymmetric twin
+    at any resolution and the correction brings it within 1 % at the default resolution
+    (docs/geometry.md). On 2D and
     (r, z) meshes "auto" keeps the two-point flux: there the twin at the default resolution is
     within 1 % of the converged one with it, and every (r, z) figure in docs/ was measured with
     it; it is first order there (set "correct" for second)."""

@@ -281,7 +281,7 @@ class SolverSpec(Strict):
     # at most `nonorthogonal_limit` times its two-point flux (stable, about first order),
     # "symmetric" the SUSHI-type scheme of solver/symmetric_flux.py (symmetric positive
     # semi-definite and consistent; Cartesian meshes only), "none" FiPy's two-point flux.
-    # "auto": "correct" on unstructured 3D meshes (the tetrahedral contacts, up to 28 % off
+    # "auto": "correct" on unstructured 3D meshes (the tetrahedral contacts, up to 35 % off
     # without it), "none" elsewhere (assembly.nonorthogonal_mode says why)
     nonorthogonal: Literal["auto", "correct", "limited", "symmetric", "none"] = "auto"
     nonorthogonal_limit: float = Field(0.5, gt=0, le=1)

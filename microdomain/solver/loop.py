@@ -67,6 +67,9 @@ class Stepper:
         self.ceiling = self._ceiling()
         self.warned: set[int] = set()
         self.undershot: set[int] = set()
+        # schemes without a maximum principle (solver/nonorthogonal.py, solver/symmetric_flux.py):
+        # their small undershoots are let pass (policy.negative_rel); monotone ones get none
+        self.undershoots = system.nonorthogonal in ("correct", "symmetric")
         self.res = Residual(system)
         self.pattern = JacobianPattern(system, self.res.pairs)
         self.linear = choose(self.res, self.pattern, self.counters)
@@ -114,6 +117,8 @@ class Stepper:
     def _check_undershoot(self, U, t: float) -> None:
         """Record (once per unknown a warning, and the deepest value) an accepted state below
         −negative_atol·atol that `_negativity` let pass as the diffusion scheme's undershoot."""
+        if not self.undershoots:
+            return
         low = np.min(U, axis=1) < -self.policy.negative_atol * self.sys.atol
         for k in np.flatnonzero(low):
             cell = int(np.argmin(U[k]))
@@ -134,7 +139,9 @@ class Stepper:
 
     def _negativity(self, U, t: float) -> str | None:
         pol = self.policy
-        scale = np.maximum(self.sys.atol, pol.negative_rel * np.max(np.abs(U), axis=1))
+        scale = self.sys.atol
+        if self.undershoots:
+            scale = np.maximum(scale, pol.negative_rel * np.max(np.abs(U), axis=1))
         floor = -pol.negative_atol * scale[:, None]
         low = U < floor
         if not np.any(low):

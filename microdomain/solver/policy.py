@@ -20,9 +20,10 @@ class StepPolicy:
     land_stretch: float = 1.5      # a stop within this many steps: two equal steps to reach it
     newton_slow: float = 0.3       # contraction rate above which Newton refreshes its matrix
     negative_atol: float = 10.0    # values below −(this × atol) are real negativity...
-    # ...unless they lie within negative_atol × negative_rel × the unknown's largest |value| of
-    # zero: a consistent diffusion scheme on a skewed mesh (solver/nonorthogonal.py, the 3D
-    # default) has no maximum principle, and next to a steep source it undershoots zero by a
+    # ...unless the diffusion scheme is "correct" or "symmetric" and they lie within
+    # negative_atol × negative_rel × the unknown's largest |value| of zero: a consistent
+    # diffusion scheme on a skewed mesh (solver/nonorthogonal.py, the 3D default) has no
+    # maximum principle, and next to a steep source it undershoots zero by a
     # fraction of the field's largest value — measured up to 1.6e-3 of it next to a 0.3 pA,
     # 5 nm channel on a 3D MAM contact (tests/geometry/test_channel_positions.py), after which
     # the front passes and the cell fills. That is discretisation error, not negativity: it is

@@ -124,7 +124,7 @@ def _dissipation_spectrum(case, rcond: float | None = None, k: int = 6) -> np.nd
 # (measured −1.4 % of max|T|, a mode on a few cytosolic cells at the contact's edge), so a mode of
 # the semi-discrete diffusion grows; the coarse MAM and ER–lysosome transients then stopped on a
 # negative [Ca2+] (at t = 0.050 / 0.116 ms; the slow test below; on the ER–lysosome contact the
-# operator was dissipative even with 0.05, so its stop had another cause, not isolated). With
+# operator was dissipative even with 0.05: its stop was an undershoot, now let pass). With
 # 0.1 none is negative on either coarse contact (dense eigenvalues of all 6 675 / 6 536 cells:
 # none below −1e-12·max|T|).
 def test_the_correction_dissipates_on_the_coarse_contacts():
@@ -155,19 +155,21 @@ def test_auto_corrects_the_tetrahedral_contacts_only():
     assert mode_of("pm_punctum_contact_3d.toml") == "none"        # extruded: no skewed face
 
 
-# The coarse 3D transients that stopped with the former cut, run with it again: the reproduction
-# of the defect the cut of 0.1 removes (measured: MAM stopped at t = 0.050 ms, ER–lysosome at
-# 0.116 ms, 86 and 109 CPU s). With the default cut both run to their ends in default CI
-# (tests/cases/test_cases_run_to_end.py: "auto" is the correction on these meshes).
+# The coarse 3D MAM transient, which stopped with the former cut, run with it again: the
+# reproduction of the defect the cut of 0.1 removes (measured: it stopped at t = 0.050 ms; a
+# calbindin state had grown without bound before). With the default cut it runs to its end in
+# default CI (tests/cases/test_cases_run_to_end.py: "auto" is the correction on this mesh). The
+# ER–lysosome transient, which stopped at 0.116 ms with the former cut under the old negativity
+# check, runs to 0.3 ms with it now (measured): its operator was dissipative even then, and its
+# stop was an undershoot that the loop now lets pass (solver/policy.py, negative_rel).
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mam_contact_3d", "er_lysosome_contact_3d"])
-def test_the_former_cut_fails_on_the_coarse_contacts(name, tmp_path, monkeypatch):
+def test_the_former_cut_fails_on_the_coarse_mam_contact(tmp_path, monkeypatch):
     import microdomain as md
     import microdomain.solver.nonorthogonal as no
     from microdomain.solver.state import SimulationError
 
     monkeypatch.setattr(no, "RCOND", 0.05)
-    case = _coarse_contact(name, "correct", "0.3 ms")
+    case = _coarse_contact("mam_contact_3d", "correct", "0.3 ms")
     with pytest.raises(SimulationError, match="negative concentration"):
         md.Simulation(case).run(out=tmp_path)
 

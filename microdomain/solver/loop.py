@@ -66,6 +66,10 @@ class Stepper:
         self.warn = warn or (lambda message: None)          # run.py logs them
         self.ceiling = self._ceiling()
         self.warned: set[int] = set()
+        self.undershot: set[int] = set()
+        # schemes without a maximum principle (solver/nonorthogonal.py, solver/symmetric_flux.py):
+        # their small undershoots are let pass (policy.negative_rel); monotone ones get none
+        self.undershoots = system.nonorthogonal in ("correct", "symmetric")
         self.res = Residual(system)
         self.pattern = JacobianPattern(system, self.res.pairs)
         self.linear = choose(self.res, self.pattern, self.counters)
@@ -110,8 +114,35 @@ class Stepper:
             self.counters.extra.setdefault("warnings", []).append(message)
             self.warn(message)
 
+    def _check_undershoot(self, U, t: float) -> None:
+        """Record (once per unknown a warning, and the deepest value) an accepted state below
+        −negative_atol·atol that `_negativity` let pass as the diffusion scheme's undershoot."""
+        if not self.undershoots:
+            return
+        low = np.min(U, axis=1) < -self.policy.negative_atol * self.sys.atol
+        for k in np.flatnonzero(low):
+            cell = int(np.argmin(U[k]))
+            value, rel = float(U[k, cell]), float(U[k, cell] / np.max(np.abs(U[k])))
+            deepest = self.counters.extra.setdefault("undershoot", {})
+            name = self.sys.chemistry.unknowns[k].name
+            if name not in deepest or value < deepest[name]["uM"]:
+                deepest[name] = {"uM": value, "of_largest": rel, "t_ms": t}
+            if k in self.undershot:
+                continue
+            self.undershot.add(int(k))
+            message = (f"at t = {t:.6g} ms {place(self.sys, int(k), cell)} undershot to {value:.3g} uM "
+                       f"({-rel:.2g} of its largest value): the diffusion scheme has no maximum "
+                       "principle on this mesh (solver.nonorthogonal); the deepest value is in the "
+                       "manifest (solver.undershoot)")
+            self.counters.extra.setdefault("warnings", []).append(message)
+            self.warn(message)
+
     def _negativity(self, U, t: float) -> str | None:
-        floor = -self.policy.negative_atol * self.sys.atol[:, None]
+        pol = self.policy
+        scale = self.sys.atol
+        if self.undershoots:
+            scale = np.maximum(scale, pol.negative_rel * np.max(np.abs(U), axis=1))
+        floor = -pol.negative_atol * scale[:, None]
         low = U < floor
         if not np.any(low):
             return None
@@ -269,6 +300,7 @@ class Stepper:
                     markov.engine.pending_stop = None
             self.counters.steps += 1
             self._check_ceiling(state.U, state.t)
+            self._check_undershoot(state.U, state.t)
             info = self._info(state.t, h, result.iterations, result, ev.gates)
             passed = [f for f in frames if f <= state.t * (1 + 1e-12) + 1e-15]
             with recording_step():

@@ -11,15 +11,26 @@ the MAM contact). ±q on the two cells of each face: conservative (C's columns s
 matrix is then no longer an M-matrix; the linear solvers do not need one. On structured grids
 every d is along n and nothing is done.
 
-Status: opt-in (`[solver] nonorthogonal = "correct"`). A linear field is divergence-free to
-round-off with it in 94 % of the interior cells of the tetrahedral contacts — the others have
-neighbours nearly in one plane (tests/geometry/test_nonorthogonal.py; without it 8 % median),
-but T − C is not dissipative on every mesh: on the coarse 3D MAM and ER–lysosome contacts (the
-variants tests/cases/test_cases_run_to_end.py runs) the cytosolic [Ca2+] went negative at
-t = 0.050 and 0.116 ms and the run stopped (a calbindin state had grown without bound on the
-MAM contact before). Where it runs it is what makes the tetrahedral contacts convergent: a
-manufactured solution converges at order 2.2–2.3 in L2 with it, about 1 without
-(verification/contact_studies.py; docs/geometry.md, "Accuracy on the 3D meshes").
+Status: the default on unstructured 3D meshes (`nonorthogonal = "auto"`, assembly.nonorthogonal_mode).
+A linear field is divergence-free to round-off with it in about 90 % of the interior cells of
+the tetrahedral contacts — the others have neighbours nearly in one plane
+(tests/geometry/test_nonorthogonal.py; without it 8 % median). T − C is not symmetric and not
+dissipative by construction. With least-squares directions kept down to a relative singular
+value of 0.05 it was not dissipative on the coarse 3D MAM contact: its symmetric part had one
+negative eigenvalue (−1.4 % of max|T|), a mode on a few cytosolic cells at the edge of the
+contact whose gradient inverted a direction of relative strength 0.054 (×12 amplification), and
+the coarse MAM and ER–lysosome transients stopped on a negative [Ca2+] at t = 0.050 and 0.116 ms.
+(On the ER–lysosome contact T − C was dissipative even then — all eigenvalues of its symmetric
+part ≥ 0, measured — and its stop was an undershoot below the loop's former negativity floor:
+with the former cut it now runs to 0.3 ms, the loop letting small undershoots pass,
+solver/policy.py `negative_rel`.) With the cut at 0.1 (RCOND)
+both run to their ends, and the symmetric part of T − C is positive semi-definite on the meshes
+the tests check (tests/geometry/test_nonorthogonal.py) — checked, not proven for every mesh; the
+loop's negative-concentration check stays the guard. The price
+of the higher cut: on the resolution-2 twin the cleft probes move by up to +0.3 % (docs/geometry.md).
+Where it runs it is what makes the tetrahedral contacts convergent: a manufactured solution
+converges at about second order in L2 with it, about 1 without (verification/contact_studies.py;
+docs/geometry.md, "Accuracy on the 3D meshes").
 
 `nonorthogonal = "limited"` (LimitedCorrection) is the stable alternative: the same correction,
 bounded per face by ψ = `nonorthogonal_limit` (default 0.5) times the face's two-point flux and
@@ -30,7 +41,8 @@ any mesh. The price is accuracy: on faces whose two-point flux is small next to 
 median error on the coarse MAM mesh is about half the uncorrected one at ψ = 0.5 (asserted in
 tests/geometry/test_nonorthogonal.py). It is not the default: it does not restore the order,
 and the deferred correction slows Newton so much that the coarse 3D contacts had not reached
-t = 0.05 ms after 170 CPU s (measured; "correct" fails there at 0.050 / 0.116 ms in < 110 s).
+t = 0.05 ms after 170 CPU s (measured; "correct" with the former cut of 0.05 failed there at
+0.050 / 0.116 ms in < 110 s, and with the cut of 0.1 runs their whole 10 / 5 ms in about 120 s).
 
 `nonorthogonal = "symmetric"` (solver/symmetric_flux.py) is the other way to stability: not a
 correction of the two-point flux but a SUSHI-type operator, symmetric positive semi-definite by
@@ -48,20 +60,36 @@ import numpy as np
 import scipy.sparse as sp
 
 SKEW = 1e-9            # |n − d/|d|| below this: the face is orthogonal, nothing to correct
-RCOND = 0.05           # least-squares directions weaker than this (relative singular value): dropped
+RCOND = 0.1            # least-squares directions weaker than this (relative singular value) are
+                       # dropped: at 0.05 a kept weak direction made T − C anti-dissipative (above)
+
+
+def diffusion_faces(dom):
+    """The faces diffusion crosses (interior, within one compartment) and their geometry:
+    (faces, P, Q, d = x_Q − x_P, n oriented from P to Q, |d|, t = n − d/|d|, skewed mask)."""
+    fc = dom.face_cells
+    x = dom.cell_centers
+    faces = np.flatnonzero((fc[1] >= 0) & ~dom.membrane_faces())
+    P, Q = fc[0, faces], fc[1, faces]
+    d = x[:, Q] - x[:, P]
+    n = dom.face_normals[:, faces]
+    n = n * np.sign(np.sum(n * d, axis=0))
+    dist = np.sqrt(np.sum(d * d, axis=0))
+    t = n - d / dist
+    return faces, P, Q, d, n, dist, t, np.sqrt(np.sum(t * t, axis=0)) > SKEW
+
+
+def has_skewed_faces(dom) -> bool:
+    """Whether any diffusion face is non-orthogonal (the correction would change anything)."""
+    return bool(diffusion_faces(dom)[-1].any())
 
 
 class NonOrthogonalCorrection:
     def __init__(self, dom, transport=(), over_relaxed: bool = False):
-        fc = dom.face_cells
         x = dom.cell_centers
         self.dim, self.N = x.shape
-        interior = fc[1] >= 0
-        same = interior & ~dom.membrane_faces()
+        faces, P, Q, d, n, dist, t, skew = diffusion_faces(dom)
         # least-squares gradient operator over same-compartment neighbours, weights 1/|d|²
-        faces = np.flatnonzero(same)
-        P, Q = fc[0, faces], fc[1, faces]
-        d = x[:, Q] - x[:, P]
         w = 1.0 / np.sum(d * d, axis=0)
         M = np.zeros((self.N, self.dim, self.dim))
         for i in range(self.dim):
@@ -73,12 +101,6 @@ class NonOrthogonalCorrection:
         # inverting its tiny singular value blew the correction up, so it is left out there
         self.Minv = np.linalg.pinv(M, rcond=RCOND)
         self.ls = (P, Q, w * d)
-        # faces whose two-point flux needs the correction
-        n = dom.face_normals[:, faces]
-        n = n * np.sign(np.sum(n * d, axis=0))          # oriented from P to Q
-        dist = np.sqrt(np.sum(d * d, axis=0))
-        t = n - d / dist
-        skew = np.sqrt(np.sum(t * t, axis=0)) > SKEW
         # over-relaxed: the two-point part along d carries 1/(n·d̂) times FiPy's coefficient and
         # the gradient the rest, n − d̂/(n·d̂); otherwise FiPy's part as it is and n − d̂
         cos = np.sum(n * d, axis=0) / dist

@@ -19,7 +19,17 @@ class StepPolicy:
     fail_shrink: float = 0.25      # dt after a Newton failure or real negativity
     land_stretch: float = 1.5      # a stop within this many steps: two equal steps to reach it
     newton_slow: float = 0.3       # contraction rate above which Newton refreshes its matrix
-    negative_atol: float = 10.0    # values below −(this × atol) are real negativity
+    negative_atol: float = 10.0    # values below −(this × atol) are real negativity...
+    # ...unless the diffusion scheme is "correct" or "symmetric" and they lie within
+    # negative_atol × negative_rel × the unknown's largest |value| of zero: a consistent
+    # diffusion scheme on a skewed mesh (solver/nonorthogonal.py, the 3D default) has no
+    # maximum principle, and next to a steep source it undershoots zero by a
+    # fraction of the field's largest value — measured up to 1.6e-3 of it next to a 0.3 pA,
+    # 5 nm channel on a 3D MAM contact (tests/geometry/test_channel_positions.py), after which
+    # the front passes and the cell fills. That is discretisation error, not negativity: it is
+    # let pass, warned about and recorded (loop._check_undershoot). A compartment a model drains
+    # goes on below any such floor and still stops the run.
+    negative_rel: float = 5e-4
     gate_atol: float = 1e-3        # absolute error allowed on a gate (open fraction in [0, 1])
 
     def next_dt(self, h: float, err: float, order: int, after_reject: bool) -> float:

@@ -110,7 +110,7 @@ def row(name: str, res, cpu_s: float = float("nan")) -> dict:
         raise RuntimeError(f"{name} did not complete: {res.status} {res.manifest.message}")
     normal = res.manifest.case
     return {"case": name, "resolution": normal["geometry"]["resolution"],
-            "nonorthogonal": normal.get("solver", {}).get("nonorthogonal", "none"),
+            "nonorthogonal": (res.manifest.solver or {}).get("nonorthogonal", "none"),
             "cells": res.manifest.mesh.cells, "cpu_s": cpu_s,
             "headline": HEADLINES[name.removesuffix("_3d")](res)}
 

@@ -8,9 +8,10 @@ the faceting of the curved membranes make the cell count the honest measure of r
 The issue's targets (observed order ≥ 1.8 in L2, ≥ 1.5 in max) are *target* rows: reported as
 met or missed, not loosened. What each study must pass is a bound on the finest level's error
 (the solution is the manufactured one to within a few per cent of its amplitude), so a broken
-assembly or membrane flux still fails. The full run repeats every level with the opt-in
-non-orthogonal correction (`solver.nonorthogonal = "correct"`, solver/nonorthogonal.py) to
-measure what it does to the order; the default numerics are unchanged.
+assembly or membrane flux still fails. The rows without a suffix are FiPy's two-point flux
+alone (`solver.nonorthogonal = "none"`, set explicitly); the full run repeats every level with
+the non-orthogonal correction (`"correct"`, solver/nonorthogonal.py), what the default "auto"
+uses on these 3D meshes, to measure what it does to the order.
 """
 
 from __future__ import annotations

@@ -42,16 +42,17 @@ READING = """## What the studies show
 - **The 3D contact meshes** (mms_mam_contact_3d, mms_er_lysosome_3d, mms_pm_punctum_3d: every
   compartment, a buffer, a permeability on every membrane). On the extruded, orthogonal
   pm_punctum mesh the orders are 2.4 (L2) and 2.0 (max): the targets of issue 15 (≥ 1.8, ≥ 1.5)
-  are met. On the tetrahedral MAM and ER–lysosome meshes the default two-point flux converges at
-  about **first order in L2 (0.97, 1.09) and stalls in max (0.51, 0.60)**: the targets are
-  missed. The cause is the faces' non-orthogonality (mean 17–24°, max 60–77°, up to 1 064 faces
-  above 45° per mesh; each study's notes list them per level): the two-point flux's O(1)
-  consistency error there does not shrink with the cells. With the opt-in correction
-  (`solver.nonorthogonal = "correct"`, solver/nonorthogonal.py) the same meshes give 2.2–2.3
-  in L2 and 1.7–2.5 in max (targets met), and on the finest level 7× smaller errors in L2 and
-  4–5× in max; on pm_punctum it changes nothing beyond round-off (no skewed face). The
-  default stays "none": the correction is not yet stable on every transient
-  (docs/case-files.md).
+  are met. On the tetrahedral MAM and ER–lysosome meshes FiPy's two-point flux alone
+  (`solver.nonorthogonal = "none"`, the rows without a suffix) converges at about **first
+  order in L2 (0.97, 1.09) and stalls in max (0.51, 0.60)**: the targets are missed. The cause
+  is the faces' non-orthogonality (mean 17–24°, max 60–77°, up to 1 064 faces above 45° per
+  mesh; each study's notes list them per level): the two-point flux's O(1) consistency error
+  there does not shrink with the cells. With the non-orthogonal correction (`"correct"`,
+  solver/nonorthogonal.py; the default on unstructured 3D meshes, `"auto"`) the same meshes
+  give 2.2–2.3 in L2 and 1.6–2.1 in max (targets met), and on the finest level about 7×
+  smaller errors in L2 and 4–5× in max; on pm_punctum it changes nothing beyond round-off (no
+  skewed face). The opt-in `"symmetric"` scheme is measured in docs/geometry.md (2.0–2.2 in
+  L2; 1.38 in max on the MAM, missed).
 - **Time.** Backward Euler is first order, on the well-mixed Riccati transient and on the coupled
   PDE (discrete manufactured solution, free of spatial error).
 - **Point sources.** Against the exact solution of the uniform-flux disk the model poses, the

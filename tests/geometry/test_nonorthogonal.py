@@ -63,8 +63,10 @@ def test_a_linear_field_is_divergence_free_with_the_correction(case):
     corrected, res = _divergence_of_a_linear_field(case, "correct")
     assert res.skewed > 1000
     # exact to round-off wherever the least-squares gradient is determined in every direction (the
-    # few cells whose neighbours lie nearly in one plane keep only the in-plane gradient)
-    assert corrected.size > 500 and np.mean(corrected < 1e-10) > 0.93
+    # cells whose neighbours lie nearly in one plane keep only the in-plane gradient: directions
+    # below 0.1 of the strongest are dropped, solver/nonorthogonal.py RCOND). Measured: 89.4 %
+    # (MAM) and 91.5 % (ER–lysosome) of these cells exact; about 96 % with the former cut of 0.05
+    assert corrected.size > 500 and np.mean(corrected < 1e-10) > 0.88
     assert np.median(corrected) < 1e-12
     plain, _ = _divergence_of_a_linear_field(case, "none")
     assert np.median(plain) > 0.01          # the two-point flux's O(1) error: several %
@@ -96,20 +98,78 @@ def test_the_limited_correction_keeps_a_two_point_flux_with_a_positive_coefficie
     assert abs(corr.inflow(u[None, :]).sum()) < 1e-12 * np.abs(ql).sum()
 
 
-# The two runs that keep the unlimited correction (T − C, `nonorthogonal = "correct"`) opt-in:
-# the coarse variants of the 3D MAM and ER–lysosome contacts (as tests/cases/test_cases_run_to_end.py
-# builds them) stop early on a negative cytosolic [Ca2+] (measured: MAM at t = 0.050 ms,
-# ER–lysosome at 0.116 ms, dt below its minimum; 86 and 109 CPU s). Kept as the reproduction of
-# the defect: when the correction is made stable this test is to be turned into "runs to its end".
-# (The limited variant had not reached t = 0.05 ms after 170 CPU s on either: its deferred
-# correction slows Newton; not asserted.)
+def _dissipation_spectrum(case, rcond: float | None = None, k: int = 6) -> np.ndarray:
+    """The k eigenvalues of the symmetric part of the cytosolic Ca²⁺ transport operator nearest
+    −2 % of max|T| (shift-invert; each compartment adds one zero eigenvalue), over max|T|. An
+    energy-stable operator has none below zero."""
+    import scipy.sparse.linalg as spla
+
+    import microdomain.solver.nonorthogonal as no
+
+    saved = no.RCOND
+    try:
+        if rcond is not None:
+            no.RCOND = rcond
+        T = build_system(case, build_domain(case.builder.build(case.geometry))).transport[0].tocsr()
+    finally:
+        no.RCOND = saved
+    scale = abs(T).max()
+    S = (0.5 * (T + T.T)).tocsc() / scale
+    v0 = np.random.default_rng(0).random(S.shape[0])        # ARPACK's start is random otherwise
+    return np.sort(spla.eigsh(S, k=k, sigma=-0.02, which="LM", v0=v0, return_eigenvectors=False))
+
+
+# Why the correction's least-squares cut is 0.1 (solver/nonorthogonal.py, RCOND): with the former
+# 0.05 the symmetric part of T − C on the coarse 3D MAM contact has a negative eigenvalue
+# (measured −1.4 % of max|T|, a mode on a few cytosolic cells at the contact's edge), so a mode of
+# the semi-discrete diffusion grows; the coarse MAM and ER–lysosome transients then stopped on a
+# negative [Ca2+] (at t = 0.050 / 0.116 ms; the slow test below; on the ER–lysosome contact the
+# operator was dissipative even with 0.05: its stop was an undershoot, now let pass). With
+# 0.1 none is negative on either coarse contact (dense eigenvalues of all 6 675 / 6 536 cells:
+# none below −1e-12·max|T|).
+def test_the_correction_dissipates_on_the_coarse_contacts():
+    default = {name: _dissipation_spectrum(_coarse_contact(name, "auto"))
+               for name in ("mam_contact_3d", "er_lysosome_contact_3d")}
+    for name, ev in default.items():
+        assert ev.min() > -1e-10, (name, ev)
+    former = _dissipation_spectrum(_coarse_contact("mam_contact_3d", "auto"), rcond=0.05)
+    assert former.min() < -0.005, former
+
+
+# "auto", the default: the correction on unstructured 3D meshes with skewed faces, the two-point
+# flux elsewhere (assembly.nonorthogonal_mode)
+def test_auto_corrects_the_tetrahedral_contacts_only():
+    from microdomain.assembly import nonorthogonal_mode
+
+    def mode_of(name, **solver):
+        path = ROOT / "cases" / name
+        raw = tomllib.loads(path.read_text())
+        raw.setdefault("solver", {}).update(solver)
+        raw["geometry"]["resolution"] = 3.0
+        case = case_from_dict(raw, str(path))
+        return nonorthogonal_mode(case, build_domain(case.builder.build(case.geometry)))
+
+    assert mode_of("mam_contact_3d.toml") == "correct"
+    assert mode_of("mam_contact_3d.toml", nonorthogonal="none") == "none"
+    assert mode_of("mam_contact.toml") == "none"                  # (r, z) triangles
+    assert mode_of("pm_punctum_contact_3d.toml") == "none"        # extruded: no skewed face
+
+
+# The coarse 3D MAM transient, which stopped with the former cut, run with it again: the
+# reproduction of the defect the cut of 0.1 removes (measured: it stopped at t = 0.050 ms; a
+# calbindin state had grown without bound before). With the default cut it runs to its end in
+# default CI (tests/cases/test_cases_run_to_end.py: "auto" is the correction on this mesh). The
+# ER–lysosome transient, which stopped at 0.116 ms with the former cut under the old negativity
+# check, runs to 0.3 ms with it now (measured): its operator was dissipative even then, and its
+# stop was an undershoot that the loop now lets pass (solver/policy.py, negative_rel).
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mam_contact_3d", "er_lysosome_contact_3d"])
-def test_the_unlimited_correction_fails_on_the_coarse_contacts(name, tmp_path):
+def test_the_former_cut_fails_on_the_coarse_mam_contact(tmp_path, monkeypatch):
     import microdomain as md
+    import microdomain.solver.nonorthogonal as no
     from microdomain.solver.state import SimulationError
 
-    case = _coarse_contact(name, "correct", "0.3 ms")
+    monkeypatch.setattr(no, "RCOND", 0.05)
+    case = _coarse_contact("mam_contact_3d", "correct", "0.3 ms")
     with pytest.raises(SimulationError, match="negative concentration"):
         md.Simulation(case).run(out=tmp_path)
 

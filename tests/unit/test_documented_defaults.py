@@ -20,6 +20,6 @@ def test_solver_defaults():
     assert (s.linear, s.preconditioner, s.membrane) == ("auto", "auto", "face")
     assert s.direct_limit == 1_000 and s.newton_tol == 0.03 and s.iterative_tol == 1e-4
     assert s.max_newton == 10
-    assert s.nonorthogonal == "none" and s.nonorthogonal_limit == 0.5
+    assert s.nonorthogonal == "auto" and s.nonorthogonal_limit == 0.5
     assert AMG_SPREAD == 2000.0
     assert StepPolicy().keep_high == 1.2                 # the controller keeps h within 20 %

@@ -277,7 +277,9 @@ def _transport(domain: Domain, D_cells: np.ndarray, baths, opens=()) -> tuple[sp
     return T, g
 
 
-def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
+def bind_fluxes(case: Case, domain: Domain, mode: str = "none") -> tuple[FluxBinding, ...]:
+    """The case's fluxes bound to the mesh; `mode` is the diffusion scheme (nonorthogonal_mode):
+    any but "none" carries membrane values along skewed faces (tangential offsets)."""
     out, problems = [], []
     valence = {s.symbol: s.valence for s in case.species if s.is_ion}
     D_ion = {s.symbol: _per_cell(s.D, domain, _cells_of(domain, s.compartments)) for s in case.species}
@@ -324,7 +326,7 @@ def bind_fluxes(case: Case, domain: Domain) -> tuple[FluxBinding, ...]:
         r_src = {ion: _half_cell_resistance(domain, src, fs.faces, D_ion[ion], case) for ion in model.ions}
         r_tgt = {ion: _half_cell_resistance(domain, tgt, fs.faces, D_ion[ion], case) for ion in model.ions}
         off_src = off_tgt = None
-        if nonorthogonal_mode(case, domain) != "none" and case.solver.membrane == "face":
+        if mode != "none" and case.solver.membrane == "face":
             off_src = tangential_offsets(domain, src, fs.faces, domain.normal_distance(src, fs.faces))
             off_tgt = tangential_offsets(domain, tgt, fs.faces, domain.normal_distance(tgt, fs.faces))
         out.append(FluxBinding(spec.name, model, fs.faces, src, tgt, areas, outside, spec.start,
@@ -447,8 +449,9 @@ def build_system(case: Case, domain: Domain) -> System:
     chem = build_chemistry(case, domain)
     U0 = _initial_state(case, domain, chem)
     problems = []
+    mode = nonorthogonal_mode(case, domain)
     try:
-        bindings = bind_fluxes(case, domain)
+        bindings = bind_fluxes(case, domain, mode)
     except ModelError as exc:
         problems += exc.problems
     try:
@@ -467,7 +470,6 @@ def build_system(case: Case, domain: Domain) -> System:
         T.append(Tk)
         g.append(gk)
     correction = None
-    mode = nonorthogonal_mode(case, domain)
     if mode == "symmetric":
         T, g = _symmetric_transport(domain, diffusivities, boundaries, T, g)
     elif mode == "correct":
